@@ -1,0 +1,132 @@
+"""The WebSocket endpoint of a game: parse, call the registry, send. Nothing more.
+
+Every connection joins the channel-layer group named by the game ID. It is a
+spectator until a ``hello`` carries a valid seat token (or a ``join`` claims
+seat 2). Client messages are dispatched through an explicit table, so a client
+can never name a channel-layer handler.
+"""
+
+import json
+
+from channels.generic.websocket import AsyncJsonWebsocketConsumer
+
+from games import registry
+from games.rules import IllegalMove
+
+# Close code for an unknown game ID (4000-4999 are free for applications).
+CLOSE_UNKNOWN_GAME = 4404
+
+
+class ClientError(IllegalMove):
+    """A message the protocol refuses; sent back to its sender only."""
+
+
+def optional_int(content: dict, name: str, minimum: int = 0) -> int | None:
+    value = content.get(name)
+    if value is None:
+        return None
+    if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
+        raise ClientError("bad_field", f"'{name}' must be a whole number of at least {minimum}.")
+    return value
+
+
+def optional_str(content: dict, name: str) -> str | None:
+    value = content.get(name)
+    if value is not None and not isinstance(value, str):
+        raise ClientError("bad_field", f"'{name}' must be a string.")
+    return value
+
+
+class GameConsumer(AsyncJsonWebsocketConsumer):
+    """One browser tab, bot or spectator connected to one game."""
+
+    # ----- Connection lifecycle ---------------------------------------------
+
+    async def connect(self):
+        self.game_id = self.scope["url_route"]["kwargs"]["game_id"]
+        self.group = registry.group_name(self.game_id)
+        self.seat = None
+        self.seq_sent = None  # the newest seq this client has; None until welcomed
+        self.presence_sent = 0  # the newest presence version this client has
+        self.live = await registry.attach(self.game_id, self.channel_name)
+        await self.accept()
+        if self.live is None:
+            await self.close(code=CLOSE_UNKNOWN_GAME, reason="unknown game")
+            return
+        await self.channel_layer.group_add(self.group, self.channel_name)
+
+    async def disconnect(self, code):
+        if self.live is not None:
+            await self.channel_layer.group_discard(self.group, self.channel_name)
+            await registry.detach(self.live, self.channel_name)
+
+    # ----- Messages from the client -----------------------------------------
+
+    async def receive(self, text_data=None, bytes_data=None):
+        """Parse one frame and dispatch it; any refusal becomes an error for the sender."""
+        try:
+            if text_data is None:
+                raise ClientError("bad_json", "Send JSON text frames, not binary frames.")
+            try:
+                content = json.loads(text_data)
+            except ValueError:
+                raise ClientError("bad_json", "That message is not valid JSON.") from None
+            if not isinstance(content, dict):
+                raise ClientError("not_object", "A message must be a JSON object with a 'type'.")
+            handler = self.handlers.get(content.get("type")) if isinstance(content.get("type"), str) else None
+            if handler is None:
+                raise ClientError("unknown_type", "Unknown message type; see the protocol for the list.")
+            await handler(self, content)
+        except IllegalMove as refusal:
+            await self.send_error(refusal.code, refusal.message)
+
+    async def on_hello(self, content):
+        """Say who you are (a seat token, or none to watch) and what you already have."""
+        token = optional_str(content, "token")
+        last_seq = optional_int(content, "last_seq") or 0
+        self.seat = await registry.identify(self.live, self.channel_name, token)
+        welcome = self.live.welcome(self.seat, last_seq)
+        self.seq_sent = welcome["seq"]
+        self.presence_sent = self.live.presence_version
+        await self.send_json(welcome)
+
+    async def on_join(self, content):
+        """Take the free seat of a waiting game."""
+        if self.seat is not None:
+            raise ClientError("already_seated", f"You already hold seat {self.seat}.")
+        seat, token, event = await registry.join(self.game_id)
+        self.seat = seat
+        await registry.seat_connection(self.live, self.channel_name, seat)
+        await self.send_json({"type": "seated", "seq": event["seq"], "seat": seat, "token": token})
+
+    async def on_move(self, content):
+        """Drop a disc; everyone, the mover included, receives the resulting event."""
+        await registry.move(self.game_id, self.seat, content)
+
+    async def on_ping(self, content):
+        await self.send_json({"type": "pong", "seq": self.live.match.seq})
+
+    handlers = {"hello": on_hello, "join": on_join, "move": on_move, "ping": on_ping}
+
+    # ----- Messages from the game's group -----------------------------------
+
+    async def game_event(self, message):
+        """A committed event: forward it once, in order, to a welcomed client."""
+        event = message["event"]
+        if self.seq_sent is None or event["seq"] <= self.seq_sent:
+            return  # the welcome already had it, or will
+        self.seq_sent = event["seq"]
+        await self.send_json(event)
+
+    async def game_presence(self, message):
+        """Who is here: forwarded to welcomed clients unless their welcome was newer."""
+        if self.seq_sent is None or message["version"] <= self.presence_sent:
+            return
+        self.presence_sent = message["version"]
+        await self.send_json(message["presence"])
+
+    # ----- Helpers ----------------------------------------------------------
+
+    async def send_error(self, code: str, message: str):
+        seq = self.live.match.seq if self.live else 0
+        await self.send_json({"type": "error", "code": code, "message": message, "seq": seq})

@@ -1,0 +1,85 @@
+"""Shared fixtures: a clean meeting point and channel layer per test, and socket helpers."""
+
+import pytest
+from channels.layers import channel_layers
+from channels.testing import WebsocketCommunicator
+
+from config.asgi import application
+from games import registry
+
+ORIGIN = (b"origin", b"http://localhost")
+
+
+@pytest.fixture(autouse=True)
+def clean_registry():
+    """Every test starts with no live games and an empty channel layer."""
+    registry.reset()
+    channel_layers.backends.clear()
+    yield
+    registry.reset()
+    channel_layers.backends.clear()
+
+
+class Socket:
+    """A WebSocket client of the real ASGI application, with protocol-level helpers."""
+
+    def __init__(self, game_id: str):
+        self.game_id = game_id
+        self.communicator = WebsocketCommunicator(application, f"/ws/games/{game_id}/", headers=[ORIGIN])
+
+    async def open(self):
+        connected, _ = await self.communicator.connect()
+        assert connected
+        return self
+
+    async def send(self, **message):
+        await self.communicator.send_json_to(message)
+
+    async def send_raw(self, text=None, data=None):
+        await self.communicator.send_to(text_data=text, bytes_data=data)
+
+    async def receive(self, timeout=2):
+        return await self.communicator.receive_json_from(timeout=timeout)
+
+    async def receive_type(self, *types, timeout=2):
+        """The next message of one of ``types``, skipping presence updates."""
+        while True:
+            message = await self.receive(timeout)
+            if message["type"] in types:
+                return message
+            assert message["type"] == "presence", f"expected {types}, got {message}"
+
+    async def hello(self, token=None, last_seq=None):
+        message = {"type": "hello"}
+        if token is not None:
+            message["token"] = token
+        if last_seq is not None:
+            message["last_seq"] = last_seq
+        await self.send(**message)
+        return await self.receive_type("welcome")
+
+    async def nothing_more(self):
+        """True when nothing but presence updates is waiting."""
+        while not await self.communicator.receive_nothing(timeout=0.05):
+            message = await self.receive()
+            if message["type"] != "presence":
+                return False
+        return True
+
+    async def close(self):
+        await self.communicator.disconnect()
+
+
+@pytest.fixture
+async def sockets():
+    """Open sockets to games; all are closed at the end of the test."""
+    opened = []
+
+    async def open_socket(game_id):
+        socket = await Socket(game_id).open()
+        opened.append(socket)
+        return socket
+
+    yield open_socket
+    for socket in opened:
+        await socket.close()

@@ -1,0 +1,138 @@
+"""Playing over WebSockets through the real ASGI application and database."""
+
+import pytest
+from channels.db import database_sync_to_async
+
+from games import registry
+from games.models import Game, GameEvent
+from tests.test_rules import DRAW_SEQUENCE
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+async def seated_game(sockets):
+    """A game with both players and a spectator connected and welcomed."""
+    game_id, token1 = await registry.create_game()
+    red = await sockets(game_id)
+    welcome = await red.hello(token=token1)
+    assert (welcome["seat"], welcome["role"], welcome["game"]["status"]) == (1, "player", "waiting")
+    yellow = await sockets(game_id)
+    assert (await yellow.hello())["role"] == "spectator"
+    await yellow.send(type="join")
+    seated = await yellow.receive_type("seated")
+    assert seated["seat"] == 2 and len(seated["token"]) >= 22
+    watcher = await sockets(game_id)
+    await watcher.hello()
+    for socket in (red, yellow):
+        joined = await socket.receive_type("joined")
+        assert (joined["seq"], joined["status"], joined["turn"]) == (2, "playing", 1)
+    return game_id, red, yellow, watcher, token1, seated["token"]
+
+
+async def play_moves(columns, red, yellow, watcher):
+    """Each player moves in turn; everyone sees every move once, in order."""
+    events = []
+    for i, column in enumerate(columns):
+        mover = red if i % 2 == 0 else yellow
+        await mover.send(type="move", column=column)
+        seen = [await socket.receive_type("move") for socket in (red, yellow, watcher)]
+        assert seen[0] == seen[1] == seen[2]
+        assert seen[0]["column"] == column and seen[0]["seat"] == (1 if i % 2 == 0 else 2)
+        events.append(seen[0])
+    assert [e["seq"] for e in events] == list(range(events[0]["seq"], events[0]["seq"] + len(events)))
+    return events
+
+
+@database_sync_to_async
+def stored(game_id):
+    game = Game.objects.get(pk=game_id)
+    return game, list(GameEvent.objects.filter(game=game).values_list("seq", "kind", "seat"))
+
+
+async def test_two_players_and_a_spectator_play_to_a_win(sockets):
+    game_id, red, yellow, watcher, *_ = await seated_game(sockets)
+    events = await play_moves([3, 0, 3, 0, 3, 0, 3], red, yellow, watcher)
+    last = events[-1]
+    assert (last["status"], last["winner"], last["turn"]) == ("finished", 1, None)
+    assert last["line"] == [[3, 0], [3, 1], [3, 2], [3, 3]]
+    game, log = await stored(game_id)
+    assert (game.status, game.result, game.winner, game.seq) == ("finished", "win", 1, 9)
+    assert [kind for _, kind, _ in log] == ["created", "joined"] + ["move"] * 7
+    for socket in (red, yellow, watcher):
+        assert await socket.nothing_more()
+
+
+async def test_two_players_and_a_spectator_play_to_a_draw(sockets):
+    game_id, red, yellow, watcher, *_ = await seated_game(sockets)
+    events = await play_moves(DRAW_SEQUENCE, red, yellow, watcher)
+    assert (events[-1]["status"], events[-1]["winner"], events[-1]["line"]) == ("finished", None, [])
+    assert all(e["status"] == "playing" for e in events[:-1])
+    game, _ = await stored(game_id)
+    assert (game.status, game.result, game.winner, game.seq) == ("finished", "draw", None, 44)
+
+
+async def test_a_late_spectator_gets_the_whole_history_then_live_moves(sockets):
+    game_id, red, yellow, watcher, *_ = await seated_game(sockets)
+    played = await play_moves([2, 4, 2], red, yellow, watcher)
+    late = await sockets(game_id)
+    welcome = await late.hello()
+    assert welcome["seq"] == 5 and welcome["role"] == "spectator"
+    assert [e["type"] for e in welcome["events"]] == ["created", "joined", "move", "move", "move"]
+    assert welcome["events"][2:] == played
+    board = welcome["game"]["board"]
+    assert (board[0][2], board[1][2], board[0][4]) == (1, 1, 2)
+    await yellow.send(type="move", column=4)
+    live = await late.receive_type("move")
+    assert (live["seq"], live["column"], live["row"]) == (6, 4, 1)
+
+
+async def test_hello_with_last_seq_sends_only_what_was_missed(sockets):
+    game_id, red, yellow, watcher, *_ = await seated_game(sockets)
+    await play_moves([1, 1, 1], red, yellow, watcher)
+    again = await sockets(game_id)
+    welcome = await again.hello(last_seq=3)
+    assert [e["seq"] for e in welcome["events"]] == [4, 5]
+
+
+async def test_reconnecting_with_the_token_keeps_the_seat(sockets):
+    game_id, red, yellow, watcher, token1, _ = await seated_game(sockets)
+    await play_moves([0, 1], red, yellow, watcher)
+    await red.close()
+    red_again = await sockets(game_id)
+    welcome = await red_again.hello(token=token1)
+    assert (welcome["seat"], welcome["game"]["turn"], welcome["seq"]) == (1, 1, 4)
+    await red_again.send(type="move", column=0)
+    assert (await yellow.receive_type("move"))["seat"] == 1
+
+
+async def test_players_see_each_others_presence_and_the_spectator_count(sockets):
+    game_id, token1 = await registry.create_game()
+    red = await sockets(game_id)
+    welcome = await red.hello(token=token1)
+    assert welcome["presence"]["players"] == {"1": True, "2": False}
+    assert welcome["presence"]["spectators"] == 0
+    watcher = await sockets(game_id)
+    await watcher.hello()
+    presence = await red.receive_type("presence")
+    assert presence["spectators"] == 1
+    await watcher.close()
+    presence = await red.receive_type("presence")
+    assert presence["spectators"] == 0
+
+
+async def test_an_unknown_game_is_refused_with_close_code_4404():
+    from tests.conftest import Socket
+
+    socket = await Socket("ZZZZZZZZ").open()
+    closed = await socket.communicator.receive_output(timeout=2)
+    assert closed == {"type": "websocket.close", "code": 4404, "reason": "unknown game"}
+    assert registry.connection_count("ZZZZZZZZ") == 0
+
+
+async def test_the_last_socket_to_leave_frees_the_live_game(sockets):
+    game_id, red, yellow, watcher, *_ = await seated_game(sockets)
+    assert registry.connection_count(game_id) == 3
+    for socket in (red, yellow, watcher):
+        await socket.close()
+    assert registry.connection_count(game_id) == 0
+    assert game_id not in registry._games
