@@ -1,0 +1,104 @@
+"""Operators' view of games: find them, read their log, see the board, abort them live."""
+
+from asgiref.sync import async_to_sync
+from django.contrib import admin, messages
+from django.utils.html import format_html, format_html_join
+
+from games import registry, store
+from games.models import Game, GameEvent
+from games.rules import IllegalMove
+
+DISC = {0: "", 1: "●", 2: "▲"}  # seat 1 red circle, seat 2 yellow triangle
+
+
+class GameEventInline(admin.TabularInline):
+    model = GameEvent
+    fields = ("seq", "kind", "seat", "data", "created_at")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    ordering = ("seq",)
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Game)
+class GameAdmin(admin.ModelAdmin):
+    list_display = ("id", "kind", "status", "result", "winner", "seq", "connections", "created_at", "updated_at")
+    list_filter = ("status", "result", "kind", "created_at")
+    search_fields = ("id",)
+    date_hierarchy = "created_at"
+    ordering = ("-created_at",)
+    readonly_fields = (
+        "id",
+        "kind",
+        "status",
+        "result",
+        "winner",
+        "seq",
+        "board",
+        "created_at",
+        "updated_at",
+        "finished_at",
+    )
+    fields = readonly_fields
+    inlines = [GameEventInline]
+    actions = ["abort_games"]
+
+    def has_add_permission(self, request):
+        return False  # games are created by players, so they always have a creator's seat
+
+    @admin.display(description="Connections")
+    def connections(self, game):
+        """Sockets open to this game in this server process."""
+        return registry.connection_count(game.id)
+
+    @admin.display(description="Board")
+    def board(self, game):
+        read = store.read_game(game.id)
+        if read is None:
+            return "-"
+        _, match, _ = read
+        position = match.rules.to_json(match.board)
+        winning = {tuple(cell) for cell in match.summary()["line"]}
+        rows = []
+        for r in reversed(range(position["rows"])):  # top row first, as players see it
+            cells = format_html_join(
+                "",
+                '<td class="seat-{}{}" style="width:2em;height:2em;text-align:center;border:1px solid #888;'
+                'font-size:1.4em;{}">{}</td>',
+                (
+                    (
+                        seat,
+                        " win" if (c, r) in winning else "",
+                        "background:#ffe08a;" if (c, r) in winning else "",
+                        DISC[seat],
+                    )
+                    for c, seat in enumerate(position["board"][r])
+                ),
+            )
+            rows.append(format_html("<tr>{}</tr>", cells))
+        legend = "● seat 1 (red)   ▲ seat 2 (yellow)"
+        return format_html(
+            '<table class="game-board" style="border-collapse:collapse">{}</table><p>{}</p>',
+            format_html_join("", "{}", ((row,) for row in rows)),
+            legend,
+        )
+
+    @admin.action(description="Abort selected games (players are told at once)")
+    def abort_games(self, request, queryset):
+        aborted, skipped = 0, 0
+        for game in queryset:
+            try:
+                async_to_sync(registry.abort)(game.id, "Aborted by an operator.")
+                aborted += 1
+            except IllegalMove:
+                skipped += 1
+        if aborted:
+            self.message_user(request, f"Aborted {aborted} game(s).", messages.SUCCESS)
+        if skipped:
+            self.message_user(request, f"Skipped {skipped} game(s) that were already over.", messages.WARNING)

@@ -1,0 +1,30 @@
+from django.urls import path, register_converter
+
+from games import views
+from games.identity import GAME_ID_PATTERN
+
+
+class GameIdConverter:
+    regex = GAME_ID_PATTERN
+
+    def to_python(self, value):
+        return value
+
+    def to_url(self, value):
+        return value
+
+
+register_converter(GameIdConverter, "game_id")
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("games/new", views.create, name="create"),
+    path("join", views.find, name="find"),
+    path("g/<game_id:game_id>/", views.game_page, name="game"),
+    path("g/<game_id:game_id>/join", views.join_page, name="join"),
+    path("healthz", views.healthz, name="healthz"),
+    path("api/games", views.api_create, name="api-create"),
+    path("api/games/<game_id:game_id>", views.api_game, name="api-game"),
+    path("api/games/<game_id:game_id>/join", views.api_join, name="api-join"),
+    path("api/games/<game_id:game_id>/events", views.api_events, name="api-events"),
+]

@@ -1,0 +1,193 @@
+"""Pages for people and a JSON API for bots. A GET never claims a seat.
+
+Browsers keep their seat tokens in the session, keyed by game ID, and the game
+page hands the token to its own script; bots get theirs in the API response.
+"""
+
+import json
+
+from asgiref.sync import sync_to_async
+from django.contrib import messages
+from django.http import Http404, HttpRequest, JsonResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.cache import never_cache
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_GET, require_POST
+
+from games import registry, store
+from games.identity import is_game_id, normalize_game_id, token_matches
+from games.match import snapshot
+from games.models import Game
+from games.registry import UnknownGame
+from games.rules import RULES, IllegalMove
+
+SESSION_SEATS = "seats"
+MAX_SEATS_IN_SESSION = 50
+
+
+async def _remember_seat(request: HttpRequest, game_id: str, token: str) -> None:
+    seats = dict(await request.session.aget(SESSION_SEATS, {}))
+    seats.pop(game_id, None)
+    seats[game_id] = token
+    while len(seats) > MAX_SEATS_IN_SESSION:  # oldest first: dicts keep insertion order
+        seats.pop(next(iter(seats)))
+    await request.session.aset(SESSION_SEATS, seats)
+
+
+async def _seat_in_session(request: HttpRequest, game: Game) -> tuple[int | None, str]:
+    token = (await request.session.aget(SESSION_SEATS, {})).get(game.id, "")
+    for seat in (1, 2):
+        if token_matches(token, game.token_hash(seat)):
+            return seat, token
+    return None, ""
+
+
+def _urls(request: HttpRequest, game_id: str) -> dict:
+    scheme = "wss" if request.is_secure() else "ws"
+    return {
+        "page": request.build_absolute_uri(reverse("game", args=[game_id])),
+        "websocket": f"{scheme}://{request.get_host()}/ws/games/{game_id}/",
+    }
+
+
+def _api_error(status: int, code: str, message: str) -> JsonResponse:
+    return JsonResponse({"code": code, "message": message}, status=status)
+
+
+# ----- Pages ------------------------------------------------------------------
+
+
+@require_GET
+async def home(request):
+    return render(request, "games/home.html")
+
+
+@require_POST
+async def create(request):
+    """The New game button: seat 1 goes to whoever pressed it."""
+    game_id, token = await registry.create_game()
+    await _remember_seat(request, game_id, token)
+    return redirect("game", game_id=game_id)
+
+
+@require_GET
+async def find(request):
+    """Join by typing a code: forgiving about case, dashes, and pasted links."""
+    typed = request.GET.get("code", "")
+    game_id = normalize_game_id(typed)
+    if is_game_id(game_id) and await Game.objects.filter(pk=game_id).aexists():
+        return redirect("game", game_id=game_id)
+    error = f"There is no game with the code “{typed.strip()[:40]}”. Check it and try again." if typed.strip() else ""
+    return render(
+        request, "games/home.html", {"error": error or "Type the code of a game.", "code": typed[:40]}, status=404
+    )
+
+
+@never_cache
+@require_GET
+async def game_page(request, game_id):
+    game = await Game.objects.filter(pk=game_id).afirst()
+    if game is None:
+        raise Http404("No game with that code.")
+    seat, token = await _seat_in_session(request, game)
+    context = {
+        "game": game,
+        "seat": seat,
+        "can_join": seat is None and game.status == Game.Status.WAITING,
+        "client": {
+            "gameId": game.id,
+            "seat": seat,
+            "token": token,
+            "socketPath": f"/ws/games/{game.id}/",
+            "inviteUrl": request.build_absolute_uri(reverse("game", args=[game.id])),
+        },
+    }
+    return render(request, "games/game.html", context)
+
+
+@require_POST
+async def join_page(request, game_id):
+    """The Join button: an explicit POST, so link previews never take the seat."""
+    game = await Game.objects.filter(pk=game_id).afirst()
+    if game is None:
+        raise Http404("No game with that code.")
+    seat, _ = await _seat_in_session(request, game)
+    if seat is None:
+        try:
+            seat, token, _ = await registry.join(game_id)
+        except IllegalMove as refusal:
+            await sync_to_async(messages.warning)(request, refusal.message)
+        else:
+            await _remember_seat(request, game_id, token)
+    return redirect("game", game_id=game_id)
+
+
+@require_GET
+async def healthz(request):
+    return JsonResponse({"status": "ok"})
+
+
+# ----- JSON API -----------------------------------------------------------------
+
+
+@csrf_exempt  # no cookies are read or set: the token in the response is the only credential
+@require_POST
+async def api_create(request):
+    if request.content_type in ("multipart/form-data", "application/x-www-form-urlencoded"):
+        body = request.POST.dict()  # a bare `curl -X POST` or an HTML form
+    else:
+        try:
+            body = json.loads(request.body or b"{}")
+        except ValueError:
+            return _api_error(400, "bad_json", "The request body is not valid JSON.")
+    kind = body.get("kind", "connect4") if isinstance(body, dict) else None
+    if kind not in RULES:
+        return _api_error(400, "bad_field", f"'kind' must be one of: {', '.join(RULES)}.")
+    game_id, token = await registry.create_game(kind)
+    return JsonResponse({"id": game_id, "seat": 1, "token": token, **_urls(request, game_id)}, status=201)
+
+
+@csrf_exempt
+@require_POST
+async def api_join(request, game_id):
+    try:
+        seat, token, event = await registry.join(game_id)
+    except UnknownGame:
+        return _api_error(404, "unknown_game", "No game has that ID.")
+    except IllegalMove as refusal:
+        return _api_error(409, refusal.code, refusal.message)
+    return JsonResponse({"id": game_id, "seat": seat, "token": token, "seq": event["seq"], **_urls(request, game_id)})
+
+
+async def _read(game_id):
+    return await sync_to_async(store.read_game)(game_id)
+
+
+@require_GET
+async def api_game(request, game_id):
+    read = await _read(game_id)
+    if read is None:
+        return _api_error(404, "unknown_game", "No game has that ID.")
+    game, match, _ = read
+    return JsonResponse(
+        {
+            "id": game.id,
+            **snapshot(match),
+            "created_at": game.created_at.isoformat(),
+            "finished_at": game.finished_at.isoformat() if game.finished_at else None,
+            **_urls(request, game.id),
+        }
+    )
+
+
+@require_GET
+async def api_events(request, game_id):
+    after = request.GET.get("after", "0")
+    if not after.isdigit():
+        return _api_error(400, "bad_field", "'after' must be a whole number of at least 0.")
+    read = await _read(game_id)
+    if read is None:
+        return _api_error(404, "unknown_game", "No game has that ID.")
+    game, match, history = read
+    return JsonResponse({"id": game.id, "seq": match.seq, "events": history[int(after) :]})

@@ -1,0 +1,84 @@
+"""The operators' admin: list, filter, search, the board, the log, and a live abort."""
+
+import pytest
+from asgiref.sync import sync_to_async
+from django.test import Client
+from django.urls import reverse
+
+from games import registry
+from games.models import Game
+from tests.test_consumers import play_moves, seated_game
+
+
+@pytest.fixture
+def admin_client(django_user_model):
+    user = django_user_model.objects.create_superuser("operator", "op@example.com", "a-long-password")
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def make_game(client, moves=()):
+    game = client.post("/api/games").json()
+    if moves:
+        joined = client.post(f"/api/games/{game['id']}/join").json()
+        assert joined["seat"] == 2
+    return game["id"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_changelist_lists_filters_and_searches_games(admin_client):
+    first, second = make_game(admin_client), make_game(admin_client, moves=[0])
+    url = reverse("admin:games_game_changelist")
+    page = admin_client.get(url)
+    assert page.status_code == 200
+    assert first.encode() in page.content and second.encode() in page.content
+    waiting = admin_client.get(url, {"status__exact": "waiting"})
+    assert first.encode() in waiting.content and second.encode() not in waiting.content
+    found = admin_client.get(url, {"q": second})
+    assert second.encode() in found.content and first.encode() not in found.content
+
+
+@pytest.mark.django_db(transaction=True)
+def test_change_page_shows_the_board_and_the_event_log(admin_client):
+    game_id = make_game(admin_client)
+    page = admin_client.get(reverse("admin:games_game_change", args=[game_id]))
+    assert page.status_code == 200
+    assert b'class="game-board"' in page.content
+    assert page.content.count(b"<tr><td") >= 6  # six board rows
+    assert b"created" in page.content
+    # The seat tokens never show, not even hashed.
+    game = Game.objects.get(pk=game_id)
+    assert game.seat1_token_hash.encode() not in page.content
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_admin_needs_staff(client):
+    assert client.get(reverse("admin:games_game_changelist")).status_code == 302
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_abort_action_tells_connected_players_at_once(admin_client, sockets):
+    game_id, red, yellow, watcher, *_ = await seated_game(sockets)
+    await play_moves([3, 3], red, yellow, watcher)
+    response = await sync_to_async(admin_client.post)(
+        reverse("admin:games_game_changelist"),
+        {"action": "abort_games", "_selected_action": [game_id]},
+    )
+    assert response.status_code == 302
+    for socket in (red, yellow, watcher):
+        event = await socket.receive_type("aborted")
+        assert (event["seq"], event["status"], event["turn"]) == (5, "aborted", None)
+        assert event["reason"] == "Aborted by an operator."
+    game = await Game.objects.aget(pk=game_id)
+    assert (game.status, game.result) == ("aborted", "aborted")
+    await red.send(type="move", column=0)
+    assert (await red.receive_type("error"))["code"] == "game_over"
+    # Aborting again is refused politely.
+    again = await sync_to_async(admin_client.post)(
+        reverse("admin:games_game_changelist"),
+        {"action": "abort_games", "_selected_action": [game_id]},
+        follow=True,
+    )
+    assert b"already over" in again.content
+    assert registry.connection_count(game_id) == 3

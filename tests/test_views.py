@@ -1,0 +1,186 @@
+"""Pages and the JSON API, through Django's test client and the real database."""
+
+import json
+import re
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+
+from games.identity import ALPHABET, hash_token, is_game_id, normalize_game_id
+from games.models import Game, GameEvent
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def client_config(response) -> dict:
+    """The JSON the game page hands to its script."""
+    match = re.search(rb'<script id="client-config" type="application/json">(.*?)</script>', response.content, re.S)
+    assert match, "the game page carries its client configuration"
+    return json.loads(match.group(1))
+
+
+def create_game(client) -> str:
+    response = client.post(reverse("create"))
+    assert response.status_code == 302
+    return response.url.strip("/").split("/")[-1]
+
+
+# ----- Pages -------------------------------------------------------------------
+
+
+def test_home_offers_a_new_game_and_a_code_box(client):
+    response = client.get("/")
+    assert response.status_code == 200
+    assert b'action="/games/new"' in response.content
+    assert b'name="code"' in response.content
+
+
+def test_new_game_gives_the_creator_seat_one_and_an_invite_link(client):
+    game_id = create_game(client)
+    assert is_game_id(game_id)
+    page = client.get(f"/g/{game_id}/")
+    assert page.status_code == 200
+    assert page["Cache-Control"].startswith("max-age=0") or "no-store" in page["Cache-Control"]
+    config = client_config(page)
+    assert config["seat"] == 1 and config["gameId"] == game_id
+    assert config["inviteUrl"] == f"http://testserver/g/{game_id}/"
+    game = Game.objects.get(pk=game_id)
+    assert game.seat1_token_hash == hash_token(config["token"])
+    assert config["token"] not in game.seat1_token_hash
+
+
+def test_creating_a_game_needs_a_csrf_token():
+    strict = Client(enforce_csrf_checks=True)
+    assert strict.post(reverse("create")).status_code == 403
+    assert Game.objects.count() == 0
+
+
+def test_a_get_never_claims_a_seat(client):
+    game_id = create_game(client)
+    preview = Client()  # a chat app's link preview, or a friend who has not pressed Join yet
+    for _ in range(3):
+        page = preview.get(f"/g/{game_id}/")
+        assert page.status_code == 200
+        assert client_config(page)["seat"] is None
+        assert b'id="join-button"' in page.content
+    game = Game.objects.get(pk=game_id)
+    assert (game.status, game.seat2_token_hash, game.seq) == ("waiting", "", 1)
+
+
+def test_pressing_join_takes_seat_two_and_keeps_it_across_reloads(client):
+    game_id = create_game(client)
+    friend = Client()
+    response = friend.post(f"/g/{game_id}/join")
+    assert response.status_code == 302 and response.url == f"/g/{game_id}/"
+    for _ in range(2):  # reloading keeps the seat
+        config = client_config(friend.get(f"/g/{game_id}/"))
+        assert config["seat"] == 2 and config["token"]
+    game = Game.objects.get(pk=game_id)
+    assert (game.status, game.seq) == ("playing", 2)
+    assert list(GameEvent.objects.filter(game=game).values_list("kind", flat=True)) == ["created", "joined"]
+
+
+def test_a_third_person_pressing_join_watches_instead(client):
+    game_id = create_game(client)
+    Client().post(f"/g/{game_id}/join")
+    third = Client()
+    page = third.post(f"/g/{game_id}/join", follow=True)
+    assert client_config(page)["seat"] is None
+    assert b"Both seats are taken" in page.content
+    assert b'id="join-button"' not in page.content
+    assert Game.objects.get(pk=game_id).seq == 2
+
+
+def test_the_creator_pressing_join_keeps_seat_one(client):
+    game_id = create_game(client)
+    client.post(f"/g/{game_id}/join")
+    assert client_config(client.get(f"/g/{game_id}/"))["seat"] == 1
+    assert Game.objects.get(pk=game_id).status == "waiting"
+
+
+def test_joining_needs_a_csrf_token(client):
+    game_id = create_game(client)
+    assert Client(enforce_csrf_checks=True).post(f"/g/{game_id}/join").status_code == 403
+    assert Game.objects.get(pk=game_id).status == "waiting"
+
+
+def test_typing_a_code_finds_the_game_forgivingly(client):
+    game_id = create_game(client)
+    messy = f"  {game_id[:4].lower()}-{game_id[4:].lower()} "
+    response = client.get(reverse("find"), {"code": messy})
+    assert response.status_code == 302 and response.url == f"/g/{game_id}/"
+    pasted = client.get(reverse("find"), {"code": f"http://example.com/g/{game_id}/"})
+    assert pasted.url == f"/g/{game_id}/"
+
+
+def test_an_unknown_code_gets_a_friendly_message(client):
+    response = client.get(reverse("find"), {"code": "NOPE2345"})
+    assert response.status_code == 404
+    assert "There is no game with the code “NOPE2345”".encode() in response.content
+
+
+def test_an_unknown_game_page_is_a_404(client):
+    assert client.get("/g/ZZZZZZZZ/").status_code == 404
+    assert client.get("/g/lowercase/").status_code == 404
+
+
+def test_healthz(client):
+    response = client.get("/healthz")
+    assert response.status_code == 200 and response.json() == {"status": "ok"}
+
+
+def test_game_ids_are_short_unambiguous_and_normalised():
+    assert not set("01ILO") & set(ALPHABET)
+    assert normalize_game_id(" ab-cd efgh ") == "ABCDEFGH"
+
+
+# ----- JSON API ----------------------------------------------------------------
+
+
+def test_api_create_join_read_and_events(client):
+    created = client.post("/api/games", data="{}", content_type="application/json")
+    assert created.status_code == 201
+    body = created.json()
+    game_id = body["id"]
+    assert body["seat"] == 1 and len(body["token"]) >= 43
+    assert body["websocket"] == f"ws://testserver/ws/games/{game_id}/"
+    assert body["page"] == f"http://testserver/g/{game_id}/"
+
+    joined = client.post(f"/api/games/{game_id}/join")
+    assert joined.status_code == 200
+    assert joined.json()["seat"] == 2 and joined.json()["token"] != body["token"]
+    assert client.post(f"/api/games/{game_id}/join").json()["code"] == "seat_taken"
+
+    state = client.get(f"/api/games/{game_id}").json()
+    assert (state["status"], state["turn"], state["seq"], state["columns"], state["rows"]) == ("playing", 1, 2, 7, 6)
+    assert state["board"] == [[0] * 7] * 6
+    assert "token" not in json.dumps(state)
+
+    events = client.get(f"/api/games/{game_id}/events").json()
+    assert [e["type"] for e in events["events"]] == ["created", "joined"]
+    assert client.get(f"/api/games/{game_id}/events?after=1").json()["events"][0]["seq"] == 2
+
+
+def test_api_create_works_without_a_body_and_needs_no_csrf():
+    response = Client(enforce_csrf_checks=True).post("/api/games")
+    assert response.status_code == 201
+
+
+@pytest.mark.parametrize(
+    ("body", "code"),
+    [("{nope", "bad_json"), ('{"kind": "chess"}', "bad_field"), ("[]", "bad_field")],
+)
+def test_api_create_refuses_bad_bodies(client, body, code):
+    response = client.post("/api/games", data=body, content_type="application/json")
+    assert response.status_code == 400 and response.json()["code"] == code
+    assert Game.objects.count() == 0
+
+
+def test_api_errors_for_unknown_games_and_bad_queries(client):
+    assert client.post("/api/games/ZZZZZZZZ/join").json()["code"] == "unknown_game"
+    assert client.get("/api/games/ZZZZZZZZ").status_code == 404
+    assert client.get("/api/games/ZZZZZZZZ/events").json()["code"] == "unknown_game"
+    game_id = client.post("/api/games").json()["id"]
+    assert client.get(f"/api/games/{game_id}/events?after=-1").json()["code"] == "bad_field"
+    assert client.get("/api/games").status_code == 405
