@@ -1,0 +1,64 @@
+"""A real daphne server and Debian's chromium, driven by Playwright."""
+
+import os
+
+import pytest
+
+from tests.servers import Daphne, chromium_path, prepare, require
+
+ARTIFACTS = os.environ.get("E2E_ARTIFACTS", "artifacts/screenshots")
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory):
+    """One production-like server (debug off, static files via WhiteNoise) for the browser tests."""
+    workdir = tmp_path_factory.mktemp("e2e-server")
+    daphne = Daphne(prepare(workdir), workdir / "daphne.log").start()
+    yield daphne
+    daphne.stop()
+
+
+@pytest.fixture(scope="session")
+def browser():
+    path = chromium_path()
+    require(path is not None, "chromium is not installed (apt-get install chromium)")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        require(False, "playwright is not installed")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=path, args=["--no-sandbox"])
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def new_page(browser):
+    """Open a page in a fresh browser context: each is a different person."""
+    contexts = []
+
+    def open_page(**options):
+        context = browser.new_context(**options)
+        context.set_default_timeout(10_000)
+        contexts.append(context)
+        page = context.new_page()
+        errors = []
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        page.js_errors = errors
+        return page
+
+    yield open_page
+    for context in contexts:
+        for page in context.pages:
+            assert page.js_errors == [], f"JavaScript errors on {page.url}: {page.js_errors}"
+        context.close()
+
+
+@pytest.fixture
+def screenshot():
+    os.makedirs(ARTIFACTS, exist_ok=True)
+
+    def save(page, name):
+        page.screenshot(path=os.path.join(ARTIFACTS, f"{name}.png"), full_page=True)
+
+    return save

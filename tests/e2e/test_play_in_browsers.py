@@ -1,0 +1,89 @@
+"""Two people, and someone watching, play through real browsers against a real server."""
+
+import re
+
+from playwright.sync_api import expect
+
+from tests.test_rules import DRAW_SEQUENCE
+
+
+def start_and_join(new_page, server):
+    """Red presses New game and shares the link; Yellow opens it and presses Join."""
+    red = new_page()
+    red.goto(server.url + "/")
+    red.click("#new-game")
+    expect(red).to_have_url(re.compile(r"/g/[2-9A-HJ-NP-Z]{8}/$"))
+    expect(red.locator("#you")).to_contain_text("Red")
+    invite = red.locator("#invite-url").input_value()
+    assert invite == red.url
+
+    yellow = new_page()
+    yellow.goto(invite)
+    expect(yellow.locator("#you")).to_contain_text("watching")  # opening the link takes no seat
+    yellow.click("#join-button")
+    expect(yellow.locator("#you")).to_contain_text("Yellow")
+    for page in (red, yellow):
+        expect(page.locator("body")).to_have_attribute("data-status", "playing")
+    expect(red.locator("#status")).to_contain_text("Your turn")
+    return red, yellow, invite
+
+
+def play(red, yellow, columns, watchers=(), played=0):
+    """Click the columns in turn, as people would, and check every screen shows each move."""
+    for i, column in enumerate(columns, start=played):
+        mover = red if i % 2 == 0 else yellow
+        expect(mover.locator("#status")).to_contain_text("Your turn")
+        mover.click(f'[data-column="{column}"]')
+        seq = str(3 + i)
+        for page in (red, yellow, *watchers):
+            expect(page.locator("body")).to_have_attribute("data-seq", seq)
+
+
+def test_a_game_to_a_win_with_a_spectator(new_page, server, screenshot):
+    red, yellow, invite = start_and_join(new_page, server)
+    watcher = new_page()
+    watcher.goto(invite)
+    expect(watcher.locator("#you")).to_contain_text("watching")
+    expect(watcher.locator("#join-button")).to_have_count(0)
+
+    play(red, yellow, [3, 0, 3, 0, 3], watchers=[watcher])
+    screenshot(red, "game-in-progress")
+    play(red, yellow, [0, 3], watchers=[watcher], played=5)  # Red completes column 3
+    for page in (red, yellow, watcher):
+        expect(page.locator("body")).to_have_attribute("data-status", "finished")
+        expect(page.locator(".win")).to_have_count(4)
+        for row in range(4):
+            expect(page.locator(f'[data-cell="3,{row}"]')).to_have_class(re.compile(r"\bwin\b"))
+    expect(red.locator("#status")).to_contain_text("You win")
+    expect(yellow.locator("#status")).to_contain_text("Red wins")
+    expect(watcher.locator("#status")).to_contain_text("Red wins")
+    expect(watcher.locator("#moves li")).to_have_count(7)
+    screenshot(red, "game-won")
+
+
+def test_a_game_to_a_draw(new_page, server, screenshot):
+    red, yellow, _ = start_and_join(new_page, server)
+    play(red, yellow, DRAW_SEQUENCE)
+    for page in (red, yellow):
+        expect(page.locator("body")).to_have_attribute("data-status", "finished")
+        expect(page.locator("#status")).to_contain_text(re.compile("draw", re.I))
+        expect(page.locator(".win")).to_have_count(0)
+    screenshot(yellow, "game-drawn")
+
+
+def test_a_player_who_reloads_keeps_the_seat(new_page, server):
+    red, yellow, _ = start_and_join(new_page, server)
+    play(red, yellow, [2, 4])
+    red.reload()
+    expect(red.locator("#you")).to_contain_text("Red")
+    expect(red.locator("body")).to_have_attribute("data-seq", "4")
+    play(red, yellow, [2], played=2)  # Red moves on after the reload
+    expect(red.locator('[data-cell="2,1"]')).to_have_attribute("data-seat", "1")
+
+
+def test_a_mistyped_code_is_explained(new_page, server):
+    page = new_page()
+    page.goto(server.url + "/")
+    page.fill("#code", "NOPE2345")
+    page.click("#join-code")
+    expect(page.locator("body")).to_contain_text("There is no game with the code")
