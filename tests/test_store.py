@@ -1,0 +1,74 @@
+"""The database as arbiter: conditional appends, and a stale registry catching up."""
+
+import os
+import subprocess
+import sys
+
+import pytest
+from channels.db import database_sync_to_async
+from django.db import connection
+
+from games import registry, store
+from games.match import apply_event, decide_join, decide_move
+from games.models import Game
+from games.rules import IllegalMove
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def test_of_two_appends_from_the_same_seq_exactly_one_lands():
+    game_id, _ = store.create_game()
+    stored = store.load_game(game_id)
+    match = store.read_game(game_id)[1]
+    join = decide_join(match)
+    store.append_event(game_id, join, apply_event(match, join), "hash")
+    with pytest.raises(store.StaleGame):
+        store.append_event(game_id, join, apply_event(match, join), "other")
+    game = Game.objects.get(pk=game_id)
+    assert (game.seq, game.seat2_token_hash) == (2, "hash")
+    assert len(stored.events) == 1 and len(store.load_game(game_id).events) == 2
+
+
+async def test_a_stale_registry_catches_up_and_decides_again(sockets):
+    """Another process appended a move this process has not seen: the database wins."""
+    game_id, token1 = await registry.create_game()
+    await registry.join(game_id)
+    red = await sockets(game_id)
+    await red.hello(token=token1)
+    live = await registry.get(game_id)
+    assert live.match.seq == 2
+
+    @database_sync_to_async
+    def move_elsewhere(column):
+        _, match, _ = store.read_game(game_id)
+        event = decide_move(match, 1, {"column": column})
+        store.append_event(game_id, event, apply_event(match, event))
+
+    await move_elsewhere(0)  # Red's move, committed by "another process"
+    # This process still thinks it is Red's turn; the database says Yellow's.
+    with pytest.raises(IllegalMove) as refusal:
+        await registry.move(game_id, 1, {"column": 6})
+    assert refusal.value.code == "not_your_turn"
+    assert live.match.seq == 3 and live.match.turn == 2
+    # Yellow's move, decided against the caught-up state, lands as seq 4.
+    event = await registry.move(game_id, 2, {"column": 0})
+    assert (event["seq"], event["row"]) == (4, 1)
+    assert (await Game.objects.aget(pk=game_id)).seq == 4
+
+
+def test_sqlite_runs_in_wal_mode():
+    if connection.vendor != "sqlite":
+        pytest.skip("the WAL check is for the SQLite default")
+    with connection.cursor() as cursor:
+        cursor.execute("PRAGMA journal_mode")
+        assert cursor.fetchone()[0] == "wal"
+
+
+def test_the_secret_key_is_required_when_debug_is_off():
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DJANGO_")}
+    env["DJANGO_SETTINGS_MODULE"] = "config.settings"
+    check = [sys.executable, "-c", "import django; django.setup()"]
+    refused = subprocess.run(check, env=env, capture_output=True, text=True)
+    assert refused.returncode != 0 and "DJANGO_SECRET_KEY" in refused.stderr
+    assert subprocess.run(check, env={**env, "DJANGO_DEBUG": "1"}).returncode == 0
+    assert subprocess.run(check, env={**env, "DJANGO_SECRET_KEY": "x" * 50}).returncode == 0
