@@ -8,7 +8,8 @@ from games import registry, store
 from games.models import Game, GameEvent
 from games.rules import IllegalMove
 
-DISC = {0: "", 1: "●", 2: "▲"}  # seat 1 red circle, seat 2 yellow triangle
+DISC = {0: "", 1: "●", 2: "▲"}  # told apart by shape as well as colour
+DISC_COLOUR = {0: "inherit", 1: "#c8102e", 2: "#b8860b"}
 
 
 class GameEventInline(admin.TabularInline):
@@ -70,11 +71,12 @@ class GameAdmin(admin.ModelAdmin):
             cells = format_html_join(
                 "",
                 '<td class="seat-{}{}" style="width:2em;height:2em;text-align:center;border:1px solid #888;'
-                'font-size:1.4em;{}">{}</td>',
+                'font-size:1.4em;color:{};{}">{}</td>',
                 (
                     (
                         seat,
                         " win" if (c, r) in winning else "",
+                        DISC_COLOUR[seat],
                         "background:#ffe08a;" if (c, r) in winning else "",
                         DISC[seat],
                     )

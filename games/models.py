@@ -12,7 +12,7 @@ from games.identity import new_game_id
 
 class Game(models.Model):
     class Status(models.TextChoices):
-        WAITING = "waiting", "Waiting for a second player"
+        WAITING = "waiting", "Waiting"
         PLAYING = "playing", "Playing"
         FINISHED = "finished", "Finished"
         ABORTED = "aborted", "Aborted"

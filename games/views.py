@@ -6,11 +6,13 @@ page hands the token to its own script; bots get theirs in the API response.
 
 import json
 
+import segno
 from asgiref.sync import sync_to_async
 from django.contrib import messages
 from django.http import Http404, HttpRequest, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.safestring import mark_safe
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
@@ -49,6 +51,12 @@ def _urls(request: HttpRequest, game_id: str) -> dict:
         "page": request.build_absolute_uri(reverse("game", args=[game_id])),
         "websocket": f"{scheme}://{request.get_host()}/ws/games/{game_id}/",
     }
+
+
+def _qr_svg(url: str) -> str:
+    """The invite link as an inline SVG QR code, for a friend's phone in the same room."""
+    code = segno.make(url, error="m", micro=False)
+    return mark_safe(code.svg_inline(scale=4, border=2, omitsize=True, title="QR code of the invite link"))
 
 
 def _api_error(status: int, code: str, message: str) -> JsonResponse:
@@ -91,6 +99,7 @@ async def game_page(request, game_id):
     if game is None:
         raise Http404("No game with that code.")
     seat, token = await _seat_in_session(request, game)
+    invite_url = request.build_absolute_uri(reverse("game", args=[game.id]))
     context = {
         "game": game,
         "seat": seat,
@@ -100,8 +109,9 @@ async def game_page(request, game_id):
             "seat": seat,
             "token": token,
             "socketPath": f"/ws/games/{game.id}/",
-            "inviteUrl": request.build_absolute_uri(reverse("game", args=[game.id])),
+            "inviteUrl": invite_url,
         },
+        "invite_qr": _qr_svg(invite_url) if seat == 1 and game.status == Game.Status.WAITING else "",
     }
     return render(request, "games/game.html", context)
 
