@@ -140,8 +140,6 @@ SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = env_bool(
     "DJANGO_SECURE_COOKIES", not DEBUG and env_bool("DJANGO_BEHIND_TLS_PROXY")
 )
 
-# Game settings.
-GAME_ID_LENGTH = 8
 
 LOGGING = {
     "version": 1,
@@ -151,3 +149,21 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": os.environ.get("DJANGO_LOG_LEVEL", "INFO")},
     "loggers": {"django.channels.server": {"level": "WARNING"}},
 }
+
+
+def env_seconds(name: str, default: float) -> float:
+    return float(os.environ.get(name) or default)
+
+
+# A player away this long may be declared the loser by the opponent...
+GAME_CLAIM_AFTER_SECONDS = env_seconds("GAME_CLAIM_AFTER_SECONDS", 60)
+# ...and loses by themselves after this long (both away this long: the game is aborted).
+GAME_FORFEIT_AFTER_SECONDS = env_seconds("GAME_FORFEIT_AFTER_SECONDS", 600)
+# A socket that sends nothing (not even a ping) for this long is closed with code 4408.
+GAME_IDLE_TIMEOUT_SECONDS = env_seconds("GAME_IDLE_TIMEOUT_SECONDS", 120)
+# How often each process checks the two limits above.
+GAME_SWEEP_INTERVAL_SECONDS = env_seconds("GAME_SWEEP_INTERVAL_SECONDS", 2)
+# Per-connection limits: message size (bytes) and rate (messages per second, with a burst).
+GAME_MAX_MESSAGE_BYTES = int(os.environ.get("GAME_MAX_MESSAGE_BYTES") or 4096)
+GAME_RATE_PER_SECOND = env_seconds("GAME_RATE_PER_SECOND", 20)
+GAME_RATE_BURST = int(os.environ.get("GAME_RATE_BURST") or 40)

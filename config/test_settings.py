@@ -8,3 +8,7 @@ from config.settings import *  # noqa: F403
 
 # Tests render pages without running collectstatic first.
 STORAGES = {**STORAGES, "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}  # noqa: F405
+
+# Test clients play as fast as the machine allows; the rate-limit tests set their own limits.
+GAME_RATE_PER_SECOND = 10_000
+GAME_RATE_BURST = 10_000

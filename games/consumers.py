@@ -7,18 +7,43 @@ can never name a channel-layer handler.
 """
 
 import json
+import time
 
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from django.conf import settings
 
-from games import registry
+from games import registry, sweeper
+from games.match import AlreadyApplied
 from games.rules import IllegalMove
 
-# Close code for an unknown game ID (4000-4999 are free for applications).
+# Close codes (4000-4999 are free for applications; see docs/protocol.md).
 CLOSE_UNKNOWN_GAME = 4404
+CLOSE_IDLE = 4408
+CLOSE_RATE_LIMITED = 4429
+# Refused messages in a row, over the rate limit, before the socket is closed.
+RATE_LIMIT_STRIKES = 50
 
 
 class ClientError(IllegalMove):
     """A message the protocol refuses; sent back to its sender only."""
+
+
+class TokenBucket:
+    """``rate`` messages a second on average, ``burst`` at once."""
+
+    __slots__ = ("burst", "rate", "stamp", "tokens")
+
+    def __init__(self, rate: float, burst: int):
+        self.rate, self.burst, self.tokens, self.stamp = rate, burst, float(burst), time.monotonic()
+
+    def take(self) -> bool:
+        now = time.monotonic()
+        self.tokens = min(self.burst, self.tokens + (now - self.stamp) * self.rate)
+        self.stamp = now
+        if self.tokens < 1:
+            return False
+        self.tokens -= 1
+        return True
 
 
 def optional_int(content: dict, name: str, minimum: int = 0) -> int | None:
@@ -48,12 +73,15 @@ class GameConsumer(AsyncJsonWebsocketConsumer):
         self.seat = None
         self.seq_sent = None  # the newest seq this client has; None until welcomed
         self.presence_sent = 0  # the newest presence version this client has
+        self.bucket = TokenBucket(settings.GAME_RATE_PER_SECOND, settings.GAME_RATE_BURST)
+        self.strikes = 0
         self.live = await registry.attach(self.game_id, self.channel_name)
         await self.accept()
         if self.live is None:
             await self.close(code=CLOSE_UNKNOWN_GAME, reason="unknown game")
             return
         await self.channel_layer.group_add(self.group, self.channel_name)
+        sweeper.ensure_running()
 
     async def disconnect(self, code):
         if self.live is not None:
@@ -63,8 +91,21 @@ class GameConsumer(AsyncJsonWebsocketConsumer):
     # ----- Messages from the client -----------------------------------------
 
     async def receive(self, text_data=None, bytes_data=None):
-        """Parse one frame and dispatch it; any refusal becomes an error for the sender."""
+        """Check size and rate, parse one frame and dispatch it; any refusal becomes an error for the sender."""
+        if self.live is None:
+            return
+        registry.touch(self.live, self.channel_name)
         try:
+            if not self.bucket.take():
+                self.strikes += 1
+                if self.strikes > RATE_LIMIT_STRIKES:
+                    await self.close(code=CLOSE_RATE_LIMITED, reason="rate limit")
+                    return
+                raise ClientError("rate_limited", "Too many messages; slow down.")
+            self.strikes = 0
+            size = len(text_data.encode()) if text_data is not None else len(bytes_data or b"")
+            if size > settings.GAME_MAX_MESSAGE_BYTES:
+                raise ClientError("too_large", f"Messages are limited to {settings.GAME_MAX_MESSAGE_BYTES} bytes.")
             if text_data is None:
                 raise ClientError("bad_json", "Send JSON text frames, not binary frames.")
             try:
@@ -73,7 +114,8 @@ class GameConsumer(AsyncJsonWebsocketConsumer):
                 raise ClientError("bad_json", "That message is not valid JSON.") from None
             if not isinstance(content, dict):
                 raise ClientError("not_object", "A message must be a JSON object with a 'type'.")
-            handler = self.handlers.get(content.get("type")) if isinstance(content.get("type"), str) else None
+            kind = content.get("type")
+            handler = self.handlers.get(kind) if isinstance(kind, str) else None
             if handler is None:
                 raise ClientError("unknown_type", "Unknown message type; see the protocol for the list.")
             await handler(self, content)
@@ -96,19 +138,48 @@ class GameConsumer(AsyncJsonWebsocketConsumer):
             raise ClientError("already_seated", f"You already hold seat {self.seat}.")
         seat, token, event = await registry.join(self.game_id)
         self.seat = seat
-        await registry.seat_connection(self.live, self.channel_name, seat)
+        await registry.set_role(self.live, self.channel_name, seat)
         await self.send_json({"type": "seated", "seq": event["seq"], "seat": seat, "token": token})
 
     async def on_move(self, content):
-        """Drop a disc; everyone, the mover included, receives the resulting event."""
-        await registry.move(self.game_id, self.seat, content)
+        """Drop a disc; acknowledged to the mover, then broadcast to everyone as an event."""
+        try:
+            event = await registry.move(self.game_id, self.seat, content)
+        except AlreadyApplied as applied:
+            await self.send_ack(content, applied.seq, duplicate=True)
+        else:
+            await self.send_ack(content, event["seq"], duplicate=False)
+
+    async def on_resign(self, content):
+        await registry.resign(self.game_id, self.seat)
+
+    async def on_abort(self, content):
+        """Call the game off before both players have moved."""
+        await registry.player_abort(self.game_id, self.seat)
+
+    async def on_claim_win(self, content):
+        """Win a game the opponent has abandoned (away past the grace period)."""
+        await registry.claim_win(self.game_id, self.seat)
+
+    async def on_rematch(self, content):
+        """Offer (or accept) a rematch; when both agree, everyone receives the new game's ID."""
+        await registry.rematch(self.game_id, self.seat)
 
     async def on_ping(self, content):
         await self.send_json({"type": "pong", "seq": self.live.match.seq})
 
-    handlers = {"hello": on_hello, "join": on_join, "move": on_move, "ping": on_ping}
+    handlers = {
+        "hello": on_hello,
+        "join": on_join,
+        "move": on_move,
+        "resign": on_resign,
+        "abort": on_abort,
+        "claim_win": on_claim_win,
+        "rematch": on_rematch,
+        "ping": on_ping,
+    }
 
-    # ----- Messages from the game's group -----------------------------------
+    # ----- Messages from the game's group and the sweeper --------------------
 
     async def game_event(self, message):
         """A committed event: forward it once, in order, to a welcomed client."""
@@ -125,8 +196,14 @@ class GameConsumer(AsyncJsonWebsocketConsumer):
         self.presence_sent = message["version"]
         await self.send_json(message["presence"])
 
+    async def socket_idle(self, message):
+        await self.close(code=CLOSE_IDLE, reason="idle")
+
     # ----- Helpers ----------------------------------------------------------
 
+    async def send_ack(self, content, seq: int, duplicate: bool):
+        move_id = content.get("move_id")
+        await self.send_json({"type": "ack", "seq": seq, "move_id": move_id, "duplicate": duplicate})
+
     async def send_error(self, code: str, message: str):
-        seq = self.live.match.seq if self.live else 0
-        await self.send_json({"type": "error", "code": code, "message": message, "seq": seq})
+        await self.send_json({"type": "error", "code": code, "message": message, "seq": self.live.match.seq})

@@ -19,8 +19,10 @@ class Game(models.Model):
 
     class Result(models.TextChoices):
         NONE = "", "-"
-        WIN = "win", "Win"
+        WIN = "win", "Four in a row"
         DRAW = "draw", "Draw"
+        RESIGNED = "resigned", "Resigned"
+        ABANDONED = "abandoned", "Abandoned"
         ABORTED = "aborted", "Aborted"
 
     id = models.CharField(primary_key=True, max_length=16, default=new_game_id, editable=False)
@@ -33,12 +35,23 @@ class Game(models.Model):
     seq = models.PositiveIntegerField(default=0)
     seat1_token_hash = models.CharField(max_length=64, blank=True, editable=False)
     seat2_token_hash = models.CharField(max_length=64, blank=True, editable=False)
+    # When each seat's last connection went away (None while connected). Stored, so
+    # abandonment deadlines survive a restart.
+    seat1_away_since = models.DateTimeField(null=True, blank=True)
+    seat2_away_since = models.DateTimeField(null=True, blank=True)
+    rematch_of = models.OneToOneField(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="rematch", editable=False
+    )
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at"]
+        indexes = [
+            models.Index(fields=["status", "seat1_away_since"], name="game_seat1_away"),
+            models.Index(fields=["status", "seat2_away_since"], name="game_seat2_away"),
+        ]
 
     def __str__(self):
         return self.id
@@ -46,13 +59,20 @@ class Game(models.Model):
     def token_hash(self, seat: int) -> str:
         return self.seat1_token_hash if seat == 1 else self.seat2_token_hash
 
+    def away_since(self, seat: int):
+        return self.seat1_away_since if seat == 1 else self.seat2_away_since
+
 
 class GameEvent(models.Model):
     class Kind(models.TextChoices):
         CREATED = "created", "Created"
         JOINED = "joined", "Joined"
         MOVE = "move", "Move"
+        RESIGNED = "resigned", "Resigned"
+        ABANDONED = "abandoned", "Abandoned"
         ABORTED = "aborted", "Aborted"
+        REMATCH_OFFERED = "rematch_offered", "Rematch offered"
+        REMATCH = "rematch", "Rematch agreed"
 
     game = models.ForeignKey(Game, on_delete=models.CASCADE, related_name="events")
     seq = models.PositiveIntegerField()

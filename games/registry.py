@@ -15,21 +15,31 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
 from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
+from django.conf import settings
+from django.utils import timezone
 
 from games import store
-from games.identity import hash_token, new_seat_token, token_matches
+from games.identity import hash_token, new_game_id, new_seat_token, token_matches
 from games.match import (
+    PLAYING,
     Event,
     Match,
     apply_event,
+    decide_abandon,
     decide_abort,
     decide_join,
     decide_move,
+    decide_player_abort,
+    decide_rematch,
+    decide_resign,
+    other,
     public_event,
     replay_with_history,
     snapshot,
@@ -40,6 +50,8 @@ log = logging.getLogger(__name__)
 
 # Appends lost to another process before we give up and report "busy".
 MAX_ATTEMPTS = 5
+# A client further behind than this gets the snapshot alone, not every event it missed.
+REPLAY_LIMIT = 100
 
 
 class UnknownGame(Exception):
@@ -51,6 +63,12 @@ def group_name(game_id: str) -> str:
     return f"game-{game_id}"
 
 
+def _seconds_left(since: datetime | None, after: float, now: datetime) -> float | None:
+    if since is None:
+        return None
+    return round(max(0.0, (since + timedelta(seconds=after) - now).total_seconds()), 1)
+
+
 @dataclass
 class LiveGame:
     """A game in memory: its replayed state, its history as clients see it, its connections."""
@@ -59,7 +77,8 @@ class LiveGame:
     match: Match
     token_hashes: dict[int, str]
     history: list[dict]
-    sockets: set[str] = field(default_factory=set)  # every attached channel name
+    away_since: dict[int, datetime | None]
+    sockets: dict[str, float] = field(default_factory=dict)  # every attached channel -> last heard from
     connections: dict[str, int | None] = field(default_factory=dict)  # greeted ones -> seat (None: spectator)
     presence_version: int = 0  # bumped on every change, so a socket skips updates its welcome already had
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
@@ -70,16 +89,34 @@ class LiveGame:
                 return seat
         return None
 
+    def seat_connected(self, seat: int) -> bool:
+        return seat in self.connections.values()
+
     def presence(self) -> dict:
         seats = list(self.connections.values())
+        now = timezone.now()
+        away = {}
+        for seat in (1, 2):
+            since = self.away_since.get(seat) if self.match.status == PLAYING else None
+            away[str(seat)] = (
+                None
+                if since is None
+                else {
+                    "claim_in": _seconds_left(since, settings.GAME_CLAIM_AFTER_SECONDS, now),
+                    "forfeit_in": _seconds_left(since, settings.GAME_FORFEIT_AFTER_SECONDS, now),
+                }
+            )
         return {
             "type": "presence",
             "seq": self.match.seq,
             "players": {"1": 1 in seats, "2": 2 in seats},
             "spectators": seats.count(None),
+            "away": away,
         }
 
     def welcome(self, seat: int | None, last_seq: int) -> dict:
+        behind = self.match.seq - last_seq
+        complete = 0 <= behind <= REPLAY_LIMIT
         return {
             "type": "welcome",
             "seq": self.match.seq,
@@ -87,7 +124,8 @@ class LiveGame:
             "seat": seat,
             "role": "spectator" if seat is None else "player",
             "game": snapshot(self.match),
-            "events": self.history[last_seq:],
+            "events": self.history[last_seq:] if complete else [],
+            "complete": complete,
             "presence": self.presence(),
         }
 
@@ -101,7 +139,17 @@ async def _load(game_id: str) -> LiveGame | None:
     if stored is None:
         return None
     match, history = replay_with_history(stored.kind, stored.events)
-    live = LiveGame(id=stored.id, match=match, token_hashes=stored.token_hashes, history=history)
+    live = LiveGame(
+        id=stored.id, match=match, token_hashes=stored.token_hashes, history=history, away_since=stored.away_since
+    )
+    if match.status == PLAYING:
+        # Nobody is connected here yet: a seat with no record of leaving (say, after a
+        # crash) counts as away from now, so an abandoned game still comes to an end.
+        now = timezone.now()
+        for seat in (1, 2):
+            if live.away_since[seat] is None:
+                live.away_since[seat] = now
+                await database_sync_to_async(store.set_away)(game_id, seat, now)
     _games[game_id] = live
     return live
 
@@ -125,6 +173,10 @@ def connection_count(game_id: str) -> int:
     return len(live.sockets) if live else 0
 
 
+def live_games() -> list[LiveGame]:
+    return list(_games.values())
+
+
 def _release(live: LiveGame) -> None:
     """Forget a game nobody is connected to; the database still has all of it."""
     if not live.sockets and not live.lock.locked() and _games.get(live.id) is live:
@@ -142,31 +194,38 @@ async def _broadcast(game_id: str, message: dict) -> None:
     await get_channel_layer().group_send(group_name(game_id), message)
 
 
-async def _act(game_id: str, decide: Callable[[Match], Event], token_hash: str = "") -> dict:
+async def _act(
+    game_id: str,
+    decide: Callable[[LiveGame], Event],
+    token_hash: str = "",
+    also: Callable[[LiveGame, Event], Callable[[], None] | None] = lambda live, event: None,
+) -> dict:
     """Decide, commit, remember, broadcast: the only path by which a game changes."""
     live = await get(game_id)
     if live is None:
         raise UnknownGame(game_id)
-    async with live.lock:
-        for _ in range(MAX_ATTEMPTS):
-            event = decide(live.match)
-            after = apply_event(live.match, event)
-            try:
-                await database_sync_to_async(store.append_event)(live.id, event, after, token_hash)
-            except store.StaleGame:
-                await _catch_up(live)
-                continue
-            live.match = after
-            if event.kind == "joined":
-                live.token_hashes[2] = token_hash
-            message = public_event(event, after)
-            live.history.append(message)
-            await _broadcast(live.id, {"type": "game.event", "event": message})
-            break
-        else:
+    try:
+        async with live.lock:
+            for _ in range(MAX_ATTEMPTS):
+                event = decide(live)
+                after = apply_event(live.match, event)
+                try:
+                    await database_sync_to_async(store.append_event)(
+                        live.id, event, after, token_hash, also(live, event)
+                    )
+                except store.StaleGame:
+                    await _catch_up(live)
+                    continue
+                live.match = after
+                if event.kind == "joined":
+                    live.token_hashes[2] = token_hash
+                message = public_event(event, after)
+                live.history.append(message)
+                await _broadcast(live.id, {"type": "game.event", "event": message})
+                return message
             raise IllegalMove("busy", "The game is busy; try again.")
-    _release(live)
-    return message
+    finally:
+        _release(live)
 
 
 # ----- Actions ----------------------------------------------------------------
@@ -180,16 +239,74 @@ async def create_game(kind: str = "connect4") -> tuple[str, str]:
 async def join(game_id: str) -> tuple[int, str, dict]:
     """Claim seat 2: the seat, its token (shown once) and the broadcast event."""
     token = new_seat_token()
-    event = await _act(game_id, decide_join, token_hash=hash_token(token))
+    event = await _act(game_id, lambda live: decide_join(live.match), token_hash=hash_token(token))
     return 2, token, event
 
 
 async def move(game_id: str, seat: int | None, payload: dict) -> dict:
-    return await _act(game_id, lambda match: decide_move(match, seat, payload))
+    """Drop a disc. A move ID already in the log raises AlreadyApplied instead of playing twice."""
+    return await _act(game_id, lambda live: decide_move(live.match, seat, payload))
+
+
+async def resign(game_id: str, seat: int | None) -> dict:
+    return await _act(game_id, lambda live: decide_resign(live.match, seat))
 
 
 async def abort(game_id: str, reason: str = "Aborted by an operator.") -> dict:
-    return await _act(game_id, lambda match: decide_abort(match, reason))
+    return await _act(game_id, lambda live: decide_abort(live.match, reason))
+
+
+async def player_abort(game_id: str, seat: int | None) -> dict:
+    return await _act(game_id, lambda live: decide_player_abort(live.match, seat))
+
+
+def _decide_claim(live: LiveGame, seat: int | None) -> Event:
+    if seat is None:
+        raise IllegalMove("spectator", "Spectators can watch but not play.")
+    since = live.away_since.get(other(seat))
+    if live.match.status != PLAYING or since is None or live.seat_connected(other(seat)):
+        decide_abandon(live.match, other(seat))  # refuses with game_over / not_started when it must
+        raise IllegalMove("opponent_present", "Your opponent is connected.")
+    wait = _seconds_left(since, settings.GAME_CLAIM_AFTER_SECONDS, timezone.now())
+    if wait:
+        raise IllegalMove("too_early", f"Your opponent may still come back; you can claim the win in {wait:.0f} s.")
+    return decide_abandon(live.match, other(seat))
+
+
+async def claim_win(game_id: str, seat: int | None) -> dict:
+    """The opponent has been away past the grace period: they lose on abandonment."""
+    return await _act(game_id, lambda live: _decide_claim(live, seat))
+
+
+async def forfeit_absent(game_id: str, absent: int) -> dict:
+    """The server's own claim after the longer limit; if both seats are past it, the game is aborted."""
+
+    def decide(live: LiveGame) -> Event:
+        cutoff = timezone.now() - timedelta(seconds=settings.GAME_FORFEIT_AFTER_SECONDS)
+
+        def gone(seat: int) -> bool:
+            since = live.away_since.get(seat)
+            return since is not None and since <= cutoff and not live.seat_connected(seat)
+
+        if not gone(absent):
+            raise IllegalMove("opponent_present", "The player came back.")
+        if gone(other(absent)):
+            return decide_abort(live.match, "Both players left.")
+        return decide_abandon(live.match, absent)
+
+    return await _act(game_id, decide)
+
+
+async def rematch(game_id: str, seat: int | None) -> dict:
+    """Offer a rematch; when both have, the new game (colours swapped) is created with the agreeing event."""
+    new_id = new_game_id()
+
+    def create(live: LiveGame, event: Event) -> Callable[[], None] | None:
+        if event.kind != "rematch":
+            return None
+        return lambda: store.create_rematch(live.id, new_id, live.match.kind, dict(live.token_hashes))
+
+    return await _act(game_id, lambda live: decide_rematch(live.match, seat, new_id), also=create)
 
 
 # ----- Connections ------------------------------------------------------------
@@ -199,8 +316,14 @@ async def attach(game_id: str, channel_name: str) -> LiveGame | None:
     """Count a new socket; it shows in presence once it says hello. None for an unknown game."""
     live = await get(game_id)
     if live is not None:
-        live.sockets.add(channel_name)
+        live.sockets[channel_name] = time.monotonic()
     return live
+
+
+def touch(live: LiveGame, channel_name: str) -> None:
+    """The socket said something: it is not idle."""
+    if channel_name in live.sockets:
+        live.sockets[channel_name] = time.monotonic()
 
 
 async def identify(live: LiveGame, channel_name: str, token: str | None) -> int | None:
@@ -210,34 +333,48 @@ async def identify(live: LiveGame, channel_name: str, token: str | None) -> int 
         seat = live.seat_for(token)
         if seat is None:
             raise IllegalMove("bad_token", "That seat token is not valid for this game.")
-    await _set_role(live, channel_name, seat)
+    await set_role(live, channel_name, seat)
     return seat
 
 
-async def seat_connection(live: LiveGame, channel_name: str, seat: int) -> None:
-    """A connection that just joined now holds its seat."""
-    await _set_role(live, channel_name, seat)
-
-
-async def _set_role(live: LiveGame, channel_name: str, seat: int | None) -> None:
-    changed = channel_name not in live.connections or live.connections[channel_name] != seat
+async def set_role(live: LiveGame, channel_name: str, seat: int | None) -> None:
+    """Record what a greeted connection is (a seat, or None to watch) and tell everyone if it changed."""
+    before = live.connections.get(channel_name, "new")
     live.connections[channel_name] = seat
-    if changed:
+    if before != seat:
+        if seat is not None:
+            await _mark_back(live, seat)
+        if before not in ("new", None):
+            await _mark_away_if_gone(live, before)
         await _announce_presence(live)
+
+
+async def detach(live: LiveGame, channel_name: str) -> None:
+    live.sockets.pop(channel_name, None)
+    if channel_name in live.connections:
+        seat = live.connections.pop(channel_name)
+        if seat is not None:
+            await _mark_away_if_gone(live, seat)
+        await _announce_presence(live)
+    _release(live)
+
+
+async def _mark_back(live: LiveGame, seat: int) -> None:
+    if live.away_since.get(seat) is not None:
+        live.away_since[seat] = None
+        await database_sync_to_async(store.set_away)(live.id, seat, None)
+
+
+async def _mark_away_if_gone(live: LiveGame, seat: int) -> None:
+    if live.match.status == PLAYING and not live.seat_connected(seat) and live.away_since.get(seat) is None:
+        live.away_since[seat] = now = timezone.now()
+        await database_sync_to_async(store.set_away)(live.id, seat, now)
 
 
 async def _announce_presence(live: LiveGame) -> None:
     live.presence_version += 1
     message = {"type": "game.presence", "presence": live.presence(), "version": live.presence_version}
     await _broadcast(live.id, message)
-
-
-async def detach(live: LiveGame, channel_name: str) -> None:
-    live.sockets.discard(channel_name)
-    if channel_name in live.connections:
-        del live.connections[channel_name]
-        await _announce_presence(live)
-    _release(live)
 
 
 def reset() -> None:

@@ -38,10 +38,15 @@ async def _remember_seat(request: HttpRequest, game_id: str, token: str) -> None
 
 
 async def _seat_in_session(request: HttpRequest, game: Game) -> tuple[int | None, str]:
-    token = (await request.session.aget(SESSION_SEATS, {})).get(game.id, "")
-    for seat in (1, 2):
-        if token_matches(token, game.token_hash(seat)):
-            return seat, token
+    """The seat this browser holds, if any. A rematch keeps the players' tokens, seats swapped."""
+    seats = await request.session.aget(SESSION_SEATS, {})
+    for game_id in (game.id, game.rematch_of_id):
+        token = seats.get(game_id, "") if game_id else ""
+        for seat in (1, 2):
+            if token_matches(token, game.token_hash(seat)):
+                if game_id != game.id:
+                    await _remember_seat(request, game.id, token)
+                return seat, token
     return None, ""
 
 

@@ -5,7 +5,7 @@ from channels.layers import channel_layers
 from channels.testing import WebsocketCommunicator
 
 from config.asgi import application
-from games import registry
+from games import registry, sweeper
 
 ORIGIN = (b"origin", b"http://localhost")
 
@@ -14,9 +14,11 @@ ORIGIN = (b"origin", b"http://localhost")
 def clean_registry():
     """Every test starts with no live games and an empty channel layer."""
     registry.reset()
+    sweeper.stop()
     channel_layers.backends.clear()
     yield
     registry.reset()
+    sweeper.stop()
     channel_layers.backends.clear()
 
 

@@ -35,7 +35,10 @@ async def play_moves(columns, red, yellow, watcher):
     for i, column in enumerate(columns):
         mover = red if i % 2 == 0 else yellow
         await mover.send(type="move", column=column)
+        ack = await mover.receive_type("ack")
+        assert ack["duplicate"] is False and ack["move_id"] is None
         seen = [await socket.receive_type("move") for socket in (red, yellow, watcher)]
+        assert seen[0]["seq"] == ack["seq"]
         assert seen[0] == seen[1] == seen[2]
         assert seen[0]["column"] == column and seen[0]["seat"] == (1 if i % 2 == 0 else 2)
         events.append(seen[0])

@@ -36,6 +36,7 @@ class Rules(Protocol):
     """
 
     kind: str
+    seat_names: dict[int, str]  # what people call each seat, e.g. {1: "Red", 2: "Yellow"}
 
     def initial_state(self) -> Any: ...
 

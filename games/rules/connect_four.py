@@ -60,6 +60,7 @@ class ConnectFour:
     """The rules of Connect Four behind the :class:`games.rules.base.Rules` interface."""
 
     kind = "connect4"
+    seat_names = {1: "Red", 2: "Yellow"}
     columns = COLUMNS
     rows = ROWS
 

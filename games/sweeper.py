@@ -1,0 +1,70 @@
+"""The per-process timer: closes idle sockets and ends games whose players left.
+
+One asyncio task per server process, started with the first connection. The
+deadlines it acts on are stored in the database, so they survive a restart, and
+its actions go through the registry like any other, so the database still
+decides if two processes act on the same game at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from datetime import timedelta
+
+from channels.db import database_sync_to_async
+from channels.layers import get_channel_layer
+from django.conf import settings
+from django.utils import timezone
+
+from games import registry, store
+from games.rules import IllegalMove
+
+log = logging.getLogger(__name__)
+
+_task: asyncio.Task | None = None
+
+
+def ensure_running() -> None:
+    global _task
+    if _task is None or _task.done():
+        _task = asyncio.ensure_future(_run())
+
+
+def stop() -> None:
+    global _task
+    if _task is not None:
+        _task.cancel()
+    _task = None
+
+
+async def _run() -> None:
+    while True:
+        await asyncio.sleep(settings.GAME_SWEEP_INTERVAL_SECONDS)
+        try:
+            await close_idle_sockets()
+            await forfeit_abandoned_games()
+        except Exception:  # one bad sweep must not stop the next
+            log.exception("sweep failed")
+
+
+async def close_idle_sockets() -> None:
+    """Ask every socket that has said nothing for too long to close itself."""
+    cutoff = time.monotonic() - settings.GAME_IDLE_TIMEOUT_SECONDS
+    layer = get_channel_layer()
+    for live in registry.live_games():
+        for channel_name, last_heard in list(live.sockets.items()):
+            if last_heard < cutoff:
+                live.sockets[channel_name] = float("inf")  # asked once is enough
+                await layer.send(channel_name, {"type": "socket.idle"})
+
+
+async def forfeit_abandoned_games() -> None:
+    """A seat away past the long limit loses; if both are, the game is aborted."""
+    cutoff = timezone.now() - timedelta(seconds=settings.GAME_FORFEIT_AFTER_SECONDS)
+    for game_id, seat in await database_sync_to_async(store.away_too_long)(cutoff):
+        # Refused when already over, the player came back, or another process got there first.
+        with contextlib.suppress(IllegalMove, registry.UnknownGame):
+            await registry.forfeit_absent(game_id, seat)
