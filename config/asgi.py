@@ -14,12 +14,15 @@ django_asgi_app = get_asgi_application()
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
+from games import shutdown  # noqa: E402
 from games.routing import websocket_urlpatterns  # noqa: E402
-from games.shutdown import CloseOnShutdown  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
-        "websocket": CloseOnShutdown(AllowedHostsOriginValidator(URLRouter(websocket_urlpatterns))),
+        "websocket": AllowedHostsOriginValidator(URLRouter(websocket_urlpatterns)),
     }
 )
+
+# A deploy's SIGTERM closes game sockets with 1001 so clients reconnect at once.
+shutdown.install()

@@ -12,7 +12,7 @@ import time
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 
-from games import registry, sweeper
+from games import registry, shutdown, sweeper
 from games.match import AlreadyApplied
 from games.rules import IllegalMove
 
@@ -81,9 +81,11 @@ class GameConsumer(AsyncJsonWebsocketConsumer):
             await self.close(code=CLOSE_UNKNOWN_GAME, reason="unknown game")
             return
         await self.channel_layer.group_add(self.group, self.channel_name)
+        shutdown.open_sockets.add(self)
         sweeper.ensure_running()
 
     async def disconnect(self, code):
+        shutdown.open_sockets.discard(self)
         if self.live is not None:
             await self.channel_layer.group_discard(self.group, self.channel_name)
             await registry.detach(self.live, self.channel_name)

@@ -1,36 +1,60 @@
 """Tell WebSocket clients the server is going away when it stops (a deploy's SIGTERM).
 
-On shutdown daphne cancels every application instance; without this the
-sockets just drop (1006) and clients cannot tell a deploy from a network fault.
+Without this the sockets just drop (1006) and clients cannot tell a deploy from
+a network fault. Daphne runs on Twisted, so we hook Twisted's shutdown: before
+the reactor stops, every open game socket is closed with 1001 and clients
+reconnect to the next process at once.
 """
 
 import asyncio
 import contextlib
+import logging
+import sys
+import weakref
 
 CLOSE_GOING_AWAY = 1001
 
+log = logging.getLogger(__name__)
 
-class CloseOnShutdown:
-    """ASGI middleware: a cancelled WebSocket application first closes its socket with 1001."""
+# Consumers whose socket is open in this process.
+open_sockets: weakref.WeakSet = weakref.WeakSet()
 
-    def __init__(self, app):
-        self.app = app
 
-    async def __call__(self, scope, receive, send):
-        is_open = False
+def _daphne_protocol(consumer):
+    """The Twisted protocol behind a consumer's socket, when daphne serves it."""
+    send = getattr(consumer, "base_send", None)
+    protocol = next(iter(getattr(send, "args", ())), None)  # daphne's send is partial(handle_reply, protocol)
+    return protocol if hasattr(protocol, "sendCloseFrame") else None
 
-        async def tracking_send(message):
-            nonlocal is_open
-            if message["type"] == "websocket.accept":
-                is_open = True
-            elif message["type"] == "websocket.close":
-                is_open = False
-            await send(message)
 
-        try:
-            return await self.app(scope, receive, tracking_send)
-        except asyncio.CancelledError:
-            if is_open:
-                with contextlib.suppress(Exception):
-                    await send({"type": "websocket.close", "code": CLOSE_GOING_AWAY, "reason": "server going away"})
-            raise
+async def close_all(code: int = CLOSE_GOING_AWAY) -> int:
+    """Close every open game socket with ``code``; return how many there were."""
+    consumers = list(open_sockets)
+    for consumer in consumers:
+        protocol = _daphne_protocol(consumer)
+        with contextlib.suppress(Exception):  # a socket that vanished meanwhile needs no goodbye
+            if protocol is not None:
+                # Autobahn's public sendClose only allows 1000 and 3000-4999, but 1001 is
+                # exactly what RFC 6455 defines for "the server is going away".
+                protocol.sendCloseFrame(code=code, reasonUtf8=b"server going away")
+            else:
+                await consumer.close(code=code, reason="server going away")
+    return len(consumers)
+
+
+def install() -> None:
+    """Under daphne, run close_all before the reactor shuts down; elsewhere do nothing."""
+    reactor = sys.modules.get("twisted.internet.reactor")
+    if reactor is None:
+        return
+    from twisted.internet.defer import Deferred
+
+    def before_shutdown():
+        async def goodbye():
+            count = await close_all()
+            log.info("closed %d game socket(s) with 1001 before shutdown", count)
+            await asyncio.sleep(0.2)  # let the close frames reach the wire before the reactor stops
+
+        return Deferred.fromFuture(asyncio.ensure_future(goodbye()))
+
+    reactor.addSystemEventTrigger("before", "shutdown", before_shutdown)

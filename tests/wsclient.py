@@ -1,0 +1,131 @@
+"""A small protocol client over real WebSockets, for tests against real server processes."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import urllib.request
+import uuid
+
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed
+
+COLUMNS, ROWS = 7, 6
+PREFERENCE = [3, 2, 4, 1, 5, 0, 6]
+
+
+def api(base_url: str, path: str, method: str = "POST") -> dict:
+    request = urllib.request.Request(base_url + path, method=method)
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return json.load(response)
+
+
+class Player:
+    """One seat (or a spectator) speaking the documented protocol, keeping what it has seen."""
+
+    def __init__(self, base_url: str, game_id: str, token: str | None = None):
+        self.base_url, self.game_id, self.token = base_url, game_id, token
+        self.ws = None
+        self.seq = 0
+        self.seat = None
+        self.state: dict = {}
+        self.heights = [0] * COLUMNS
+        self.events: list[dict] = []  # every event seen, in order, each once
+        self.acked: dict[str, int] = {}  # move_id -> seq
+
+    async def connect(self) -> dict:
+        url = self.base_url.replace("http", "ws", 1) + f"/ws/games/{self.game_id}/"
+        self.ws = await connect(url, origin=self.base_url, open_timeout=10)
+        hello = {"type": "hello", "last_seq": self.seq}
+        if self.token:
+            hello["token"] = self.token
+        await self.send(hello)
+        welcome = await self.receive("welcome")
+        self.seat = welcome["seat"]
+        if welcome["complete"]:
+            for event in welcome["events"]:
+                self._apply(event)
+        self._set_state(welcome["game"])
+        self.heights = [sum(1 for row in welcome["game"]["board"] if row[c]) for c in range(COLUMNS)]
+        return welcome
+
+    async def send(self, message: dict) -> None:
+        await self.ws.send(json.dumps(message))
+
+    async def receive(self, *types: str, timeout: float = 10) -> dict:
+        """The next message of one of ``types``; events on the way are recorded."""
+        async with asyncio.timeout(timeout):
+            while True:
+                message = json.loads(await self.ws.recv())
+                if message["type"] == "ack":
+                    self.acked[message["move_id"]] = message["seq"]
+                elif "status" in message and message["type"] != "welcome":
+                    self._apply(message)
+                if message["type"] in types:
+                    return message
+
+    def _apply(self, event: dict) -> None:
+        assert event["seq"] == self.seq + 1, f"event {event['seq']} after {self.seq}: skipped or repeated"
+        self.seq = event["seq"]
+        self.events.append(event)
+        if event["type"] == "move":
+            self.heights[event["column"]] += 1
+        self._set_state(event)
+
+    def _set_state(self, state: dict) -> None:
+        self.seq = state["seq"]
+        self.state = {k: state[k] for k in ("status", "turn", "winner", "result")}
+
+    @property
+    def my_turn(self) -> bool:
+        return self.state.get("status") == "playing" and self.state.get("turn") == self.seat
+
+    def choose(self) -> int:
+        return next(c for c in PREFERENCE if self.heights[c] < ROWS)
+
+    async def move(self, column: int | None = None, move_id: str | None = None) -> dict:
+        """Play and wait for the ack."""
+        move_id = move_id or uuid.uuid4().hex
+        await self.send({"type": "move", "column": self.choose() if column is None else column, "move_id": move_id})
+        return await self.receive("ack", "error")
+
+    async def close(self) -> None:
+        if self.ws is not None:
+            await self.ws.close()
+
+    async def closed_code(self, timeout: float = 15) -> int:
+        """Wait for the server to close this socket; its close code (1006 if it just vanished)."""
+        try:
+            async with asyncio.timeout(timeout):
+                while True:
+                    await self.ws.recv()
+        except ConnectionClosed as closed:
+            return closed.rcvd.code if closed.rcvd else 1006
+
+
+async def new_table(base_url: str) -> tuple[Player, Player]:
+    """A game with both seats taken over the JSON API, both players connected."""
+    created = api(base_url, "/api/games")
+    joined = api(base_url, f"/api/games/{created['id']}/join")
+    red = Player(base_url, created["id"], created["token"])
+    yellow = Player(base_url, created["id"], joined["token"])
+    await red.connect()
+    await yellow.connect()
+    return red, yellow
+
+
+async def play_turns(red: Player, yellow: Player, turns: int) -> None:
+    """Alternate legal moves, each acknowledged and seen by the opponent."""
+    for _ in range(turns):
+        mover, other = (red, yellow) if red.my_turn else (yellow, red)
+        if not mover.my_turn:
+            return
+        ack = await mover.move()
+        assert ack["type"] == "ack", ack
+        await mover.receive("move")
+        await other.receive("move")
+
+
+async def play_to_the_end(red: Player, yellow: Player) -> None:
+    await play_turns(red, yellow, COLUMNS * ROWS)
+    assert red.state["status"] == yellow.state["status"] == "finished"
