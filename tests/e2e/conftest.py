@@ -18,8 +18,10 @@ def server(tmp_path_factory):
     daphne.stop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser():
+    """Chromium for one test module; Playwright's sync API holds the main thread's event loop
+    while it runs, so it is closed before the async tests of other modules."""
     path = chromium_path()
     require(path is not None, "chromium is not installed (apt-get install chromium)")
     try:
