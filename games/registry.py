@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -216,9 +217,13 @@ async def _act(
                 except store.StaleGame:
                     await _catch_up(live)
                     continue
-                live.match = after
+                before, live.match = live.match, after
                 if event.kind == "joined":
                     live.token_hashes[2] = token_hash
+                if after.status == PLAYING and before.status != PLAYING:
+                    for seat in (1, 2):  # play starts: a seat nobody is connected to is away from now
+                        await _mark_away_if_gone(live, seat)
+                    await _announce_presence(live)
                 message = public_event(event, after)
                 live.history.append(message)
                 await _broadcast(live.id, {"type": "game.event", "event": message})
@@ -267,9 +272,11 @@ def _decide_claim(live: LiveGame, seat: int | None) -> Event:
     if live.match.status != PLAYING or since is None or live.seat_connected(other(seat)):
         decide_abandon(live.match, other(seat))  # refuses with game_over / not_started when it must
         raise IllegalMove("opponent_present", "Your opponent is connected.")
-    wait = _seconds_left(since, settings.GAME_CLAIM_AFTER_SECONDS, timezone.now())
-    if wait:
-        raise IllegalMove("too_early", f"Your opponent may still come back; you can claim the win in {wait:.0f} s.")
+    wait = (since + timedelta(seconds=settings.GAME_CLAIM_AFTER_SECONDS) - timezone.now()).total_seconds()
+    if wait > 0:
+        raise IllegalMove(
+            "too_early", f"Your opponent may still come back; you can claim the win in {math.ceil(wait)} s."
+        )
     return decide_abandon(live.match, other(seat))
 
 

@@ -307,3 +307,22 @@ async def test_an_idle_socket_is_closed(settings):
     assert closed["type"] == "websocket.close" and closed["code"] == 4408
     await idle.close()
     assert registry.connection_count(game_id) == 0
+
+
+async def test_a_creator_who_left_before_the_join_is_away_once_play_starts(sockets, settings):
+    settings.GAME_CLAIM_AFTER_SECONDS = 0
+    game_id, token1 = await registry.create_game()
+    red = await sockets(game_id)
+    await red.hello(token=token1)
+    watcher = await sockets(game_id)  # keeps the game live in this process
+    await watcher.hello()
+    await red.close()
+    yellow = await sockets(game_id)
+    await yellow.hello()
+    await yellow.send(type="join")
+    await yellow.receive_type("seated")
+    await yellow.receive_type("joined")
+    presence = await presence_when(yellow, lambda p: p["players"]["2"])
+    assert presence["away"]["1"] == {"claim_in": 0, "forfeit_in": presence["away"]["1"]["forfeit_in"]}
+    await yellow.send(type="claim_win")
+    assert (await yellow.receive_type("abandoned"))["winner"] == 2
