@@ -58,6 +58,13 @@ def _urls(request: HttpRequest, game_id: str) -> dict:
     }
 
 
+async def _game_or_404(game_id: str) -> Game:
+    game = await Game.objects.filter(pk=game_id).afirst()
+    if game is None:
+        raise Http404("No game with that code.")
+    return game
+
+
 def _qr_svg(url: str) -> str:
     """The invite link as an inline SVG QR code, for a friend's phone in the same room."""
     code = segno.make(url, error="m", micro=False)
@@ -100,9 +107,7 @@ async def find(request):
 @never_cache
 @require_GET
 async def game_page(request, game_id):
-    game = await Game.objects.filter(pk=game_id).afirst()
-    if game is None:
-        raise Http404("No game with that code.")
+    game = await _game_or_404(game_id)
     seat, token = await _seat_in_session(request, game)
     invite_url = request.build_absolute_uri(reverse("game", args=[game.id]))
     context = {
@@ -124,9 +129,7 @@ async def game_page(request, game_id):
 @require_POST
 async def join_page(request, game_id):
     """The Join button: an explicit POST, so link previews never take the seat."""
-    game = await Game.objects.filter(pk=game_id).afirst()
-    if game is None:
-        raise Http404("No game with that code.")
+    game = await _game_or_404(game_id)
     seat, _ = await _seat_in_session(request, game)
     if seat is None:
         try:
