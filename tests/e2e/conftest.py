@@ -61,6 +61,8 @@ def screenshot():
     os.makedirs(ARTIFACTS, exist_ok=True)
 
     def save(page, name):
+        # Falling discs land first: a screenshot shows what a person sees once the board is still.
+        page.wait_for_function("document.getAnimations().every((a) => a.playState !== 'running')")
         page.screenshot(path=os.path.join(ARTIFACTS, f"{name}.png"), full_page=True)
 
     return save
