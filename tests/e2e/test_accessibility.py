@@ -32,3 +32,17 @@ def test_home_and_game_pages_pass_axe_in_light_and_dark(new_page, server, scheme
     home.click("#join-code")
     expect(home.locator("body")).to_contain_text("There is no game")
     assert problems(home) == []
+
+
+def test_reduced_motion_drops_discs_without_animating(new_page, server):
+    red = new_page(reduced_motion="reduce")
+    red.goto(server.url + "/")
+    red.click("#new-game")
+    yellow = new_page()
+    yellow.goto(red.url)
+    yellow.click("#join-button")
+    expect(red.locator("#status")).to_contain_text("Your turn")
+    red.click('[data-column="2"]')
+    expect(red.locator('[data-cell="2,0"]')).to_have_attribute("data-seat", "1")
+    running = red.evaluate("document.getAnimations().filter((a) => a.playState === 'running').length")
+    assert running == 0
