@@ -61,8 +61,12 @@ def screenshot():
     os.makedirs(ARTIFACTS, exist_ok=True)
 
     def save(page, name):
-        # Falling discs land first: a screenshot shows what a person sees once the board is still.
-        page.wait_for_function("document.getAnimations().every((a) => a.playState !== 'running')")
+        # Falling discs land first: a screenshot shows what a person sees once the board is still
+        # (endless animations, like a pulsing "reconnecting" dot, are not waited for).
+        page.wait_for_function(
+            "document.getAnimations().every((a) => a.playState !== 'running'"
+            " || a.effect?.getComputedTiming().iterations === Infinity)"
+        )
         page.screenshot(path=os.path.join(ARTIFACTS, f"{name}.png"), full_page=True)
 
     return save
