@@ -46,6 +46,15 @@ class TokenBucket:
         return True
 
 
+def frame_too_large(text_data: str | None, bytes_data: bytes | None, limit: int) -> bool:
+    """Over ``limit`` bytes? Short text frames (most of them) need no encoding to know."""
+    if text_data is None:
+        return len(bytes_data or b"") > limit
+    if len(text_data) * 4 <= limit:  # UTF-8 takes at most 4 bytes a character
+        return False
+    return len(text_data.encode()) > limit
+
+
 def optional_int(content: dict, name: str, minimum: int = 0) -> int | None:
     value = content.get(name)
     if value is None:
@@ -105,8 +114,7 @@ class GameConsumer(AsyncJsonWebsocketConsumer):
                     return
                 raise ClientError("rate_limited", "Too many messages; slow down.")
             self.strikes = 0
-            size = len(text_data.encode()) if text_data is not None else len(bytes_data or b"")
-            if size > settings.GAME_MAX_MESSAGE_BYTES:
+            if frame_too_large(text_data, bytes_data, settings.GAME_MAX_MESSAGE_BYTES):
                 raise ClientError("too_large", f"Messages are limited to {settings.GAME_MAX_MESSAGE_BYTES} bytes.")
             if text_data is None:
                 raise ClientError("bad_json", "Send JSON text frames, not binary frames.")
