@@ -161,8 +161,10 @@ GAME_CLAIM_AFTER_SECONDS = env_seconds("GAME_CLAIM_AFTER_SECONDS", 60)
 GAME_FORFEIT_AFTER_SECONDS = env_seconds("GAME_FORFEIT_AFTER_SECONDS", 600)
 # A socket that sends nothing (not even a ping) for this long is closed with code 4408.
 GAME_IDLE_TIMEOUT_SECONDS = env_seconds("GAME_IDLE_TIMEOUT_SECONDS", 120)
-# How often each process checks the two limits above.
+# How often each process checks the two limits above and says it is alive.
 GAME_SWEEP_INTERVAL_SECONDS = env_seconds("GAME_SWEEP_INTERVAL_SECONDS", 2)
+# A process silent this long is taken for dead: its connections stop counting as present.
+GAME_SERVER_TIMEOUT_SECONDS = env_seconds("GAME_SERVER_TIMEOUT_SECONDS", 15)
 # Per-connection limits: message size (bytes) and rate (messages per second, with a burst).
 GAME_MAX_MESSAGE_BYTES = int(os.environ.get("GAME_MAX_MESSAGE_BYTES") or 4096)
 GAME_RATE_PER_SECOND = env_seconds("GAME_RATE_PER_SECOND", 20)

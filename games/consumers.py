@@ -192,19 +192,21 @@ class GameConsumer(AsyncJsonWebsocketConsumer):
     # ----- Messages from the game's group and the sweeper --------------------
 
     async def game_event(self, message):
-        """A committed event: forward it once, in order, to a welcomed client."""
-        event = message["event"]
-        if self.seq_sent is None or event["seq"] <= self.seq_sent:
-            return  # the welcome already had it, or will
-        self.seq_sent = event["seq"]
-        await self.send_json(event)
+        """A committed event (from any process): brought into the cache, then forwarded once, in order."""
+        await registry.observe(self.live, message)
+        if self.seq_sent is None:
+            return  # not welcomed yet: the welcome will carry it
+        for event in self.live.history[self.seq_sent :]:
+            await self.send_json(event)
+        self.seq_sent = len(self.live.history)
 
     async def game_presence(self, message):
-        """Who is here: forwarded to welcomed clients unless their welcome was newer."""
-        if self.seq_sent is None or message["version"] <= self.presence_sent:
+        """Who is here, counted by any process: forwarded unless this client already has a newer count."""
+        registry.observe_presence(self.live, message)
+        if self.seq_sent is None or self.live.presence_version <= self.presence_sent:
             return
-        self.presence_sent = message["version"]
-        await self.send_json(message["presence"])
+        self.presence_sent = self.live.presence_version
+        await self.send_json(self.live.presence())
 
     async def socket_idle(self, message):
         await self.close(code=CLOSE_IDLE, reason="idle")

@@ -39,6 +39,9 @@ class Game(models.Model):
     # abandonment deadlines survive a restart.
     seat1_away_since = models.DateTimeField(null=True, blank=True)
     seat2_away_since = models.DateTimeField(null=True, blank=True)
+    # Bumped with every change of who is connected, by whichever process saw it, so
+    # a socket can skip presence updates older than the one it already has.
+    presence_version = models.PositiveIntegerField(default=0, editable=False)
     rematch_of = models.OneToOneField(
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="rematch", editable=False
     )
@@ -87,3 +90,35 @@ class GameEvent(models.Model):
 
     def __str__(self):
         return f"{self.game_id} #{self.seq} {self.kind}"
+
+
+class Server(models.Model):
+    """A running server process. Its heartbeat is what keeps its connections counted."""
+
+    id = models.CharField(primary_key=True, max_length=32)
+    host = models.CharField(max_length=255)
+    pid = models.PositiveIntegerField()
+    started_at = models.DateTimeField(auto_now_add=True)
+    seen_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        ordering = ["started_at"]
+
+    def __str__(self):
+        return f"{self.host}:{self.pid}"
+
+
+class Connection(models.Model):
+    """A greeted WebSocket on some server process: a seat's player, or a spectator (no seat)."""
+
+    channel_name = models.CharField(primary_key=True, max_length=200)
+    game = models.ForeignKey(Game, on_delete=models.CASCADE, related_name="connections")
+    server = models.ForeignKey(Server, on_delete=models.CASCADE, related_name="connections")
+    seat = models.PositiveSmallIntegerField(null=True, blank=True)
+    since = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["game", "since"]
+
+    def __str__(self):
+        return f"{self.game_id} {'spectator' if self.seat is None else f'seat {self.seat}'}"

@@ -16,10 +16,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+import os
+import socket
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
@@ -72,17 +75,20 @@ def _seconds_left(since: datetime | None, after: float, now: datetime) -> float 
 
 @dataclass
 class LiveGame:
-    """A game in memory: its replayed state, its history as clients see it, its connections."""
+    """A game in memory: its replayed state, its history as clients see it, who is connected."""
 
     id: str
     match: Match
     token_hashes: dict[int, str]
     history: list[dict]
-    away_since: dict[int, datetime | None]
-    sockets: dict[str, float] = field(default_factory=dict)  # every attached channel -> last heard from
-    connections: dict[str, int | None] = field(default_factory=dict)  # greeted ones -> seat (None: spectator)
-    presence_version: int = 0  # bumped on every change, so a socket skips updates its welcome already had
+    presence_state: store.Presence  # across every process, as last counted in the database
+    sockets: dict[str, float] = field(default_factory=dict)  # channels attached here -> last heard from
+    connections: dict[str, int | None] = field(default_factory=dict)  # greeted here -> seat (None: spectator)
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    @property
+    def presence_version(self) -> int:
+        return self.presence_state.version
 
     def seat_for(self, token: str) -> int | None:
         for seat, token_hash in self.token_hashes.items():
@@ -90,15 +96,11 @@ class LiveGame:
                 return seat
         return None
 
-    def seat_connected(self, seat: int) -> bool:
-        return seat in self.connections.values()
-
     def presence(self) -> dict:
-        seats = list(self.connections.values())
-        now = timezone.now()
+        state, now = self.presence_state, timezone.now()
         away = {}
         for seat in (1, 2):
-            since = self.away_since.get(seat) if self.match.status == PLAYING else None
+            since = state.away_since[seat] if self.match.status == PLAYING else None
             away[str(seat)] = (
                 None
                 if since is None
@@ -110,8 +112,8 @@ class LiveGame:
         return {
             "type": "presence",
             "seq": self.match.seq,
-            "players": {"1": 1 in seats, "2": 2 in seats},
-            "spectators": seats.count(None),
+            "players": {"1": state.players[1], "2": state.players[2]},
+            "spectators": state.spectators,
             "away": away,
         }
 
@@ -135,22 +137,19 @@ _games: dict[str, LiveGame] = {}
 _loading: dict[str, asyncio.Task] = {}
 
 
+def alive_since() -> datetime:
+    """Connections on a process that has not beaten since then no longer count."""
+    return timezone.now() - timedelta(seconds=settings.GAME_SERVER_TIMEOUT_SECONDS)
+
+
 async def _load(game_id: str) -> LiveGame | None:
-    stored = await database_sync_to_async(store.load_game)(game_id)
+    stored = await database_sync_to_async(store.load_game)(game_id, alive_since())
     if stored is None:
         return None
     match, history = replay_with_history(stored.kind, stored.events)
     live = LiveGame(
-        id=stored.id, match=match, token_hashes=stored.token_hashes, history=history, away_since=stored.away_since
+        id=stored.id, match=match, token_hashes=stored.token_hashes, history=history, presence_state=stored.presence
     )
-    if match.status == PLAYING:
-        # Nobody is connected here yet: a seat with no record of leaving (say, after a
-        # crash) counts as away from now, so an abandoned game still comes to an end.
-        now = timezone.now()
-        for seat in (1, 2):
-            if live.away_since[seat] is None:
-                live.away_since[seat] = now
-                await database_sync_to_async(store.set_away)(game_id, seat, now)
     _games[game_id] = live
     return live
 
@@ -186,13 +185,40 @@ def _release(live: LiveGame) -> None:
 
 async def _catch_up(live: LiveGame) -> None:
     """Fold in events another process committed since we last looked."""
-    for event in await database_sync_to_async(store.events_after)(live.id, live.match.seq):
+    events, live.token_hashes = await database_sync_to_async(store.catch_up)(live.id, live.match.seq)
+    for event in events:
         live.match = apply_event(live.match, event)
         live.history.append(public_event(event, live.match))
 
 
+async def refresh(live: LiveGame) -> None:
+    """Make sure this cache holds everything committed so far (a new client is about to be welcomed)."""
+    async with live.lock:
+        await _catch_up(live)
+
+
+async def observe(live: LiveGame, message: dict) -> None:
+    """Fold in an event broadcast by any process; the next one in line directly, after a gap from the log."""
+    seq = message["event"]["seq"]
+    if seq <= live.match.seq:
+        return  # this process committed it, or already caught up past it
+    async with live.lock:
+        if seq <= live.match.seq:
+            return
+        event = Event(*message["raw"])
+        if seq == live.match.seq + 1 and event.kind != "joined":
+            live.match = apply_event(live.match, event)
+            live.history.append(message["event"])
+        else:  # a message was lost or overtaken, or a token hash arrived: the database has it all
+            await _catch_up(live)
+
+
 async def _broadcast(game_id: str, message: dict) -> None:
-    await get_channel_layer().group_send(group_name(game_id), message)
+    """Tell every connection of the game, in every process. What was committed stays committed if this fails."""
+    try:
+        await get_channel_layer().group_send(group_name(game_id), message)
+    except Exception:  # the layer is down: clients catch up from the database when they reconnect
+        log.warning("broadcast to game %s failed", game_id, exc_info=True)
 
 
 async def _act(
@@ -220,13 +246,13 @@ async def _act(
                 before, live.match = live.match, after
                 if event.kind == "joined":
                     live.token_hashes[2] = token_hash
-                if after.status == PLAYING and before.status != PLAYING:
-                    for seat in (1, 2):  # play starts: a seat nobody is connected to is away from now
-                        await _mark_away_if_gone(live, seat)
-                    await _announce_presence(live)
                 message = public_event(event, after)
                 live.history.append(message)
-                await _broadcast(live.id, {"type": "game.event", "event": message})
+                raw = [event.seq, event.kind, event.seat, event.data]
+                await _broadcast(live.id, {"type": "game.event", "event": message, "raw": raw})
+                if after.status == PLAYING and before.status != PLAYING:
+                    # Play starts: a seat nobody is connected to is away from now.
+                    await _publish_presence(live, await database_sync_to_async(store.recount)(live.id, alive_since()))
                 return message
             raise IllegalMove("busy", "The game is busy; try again.")
     finally:
@@ -268,20 +294,31 @@ async def player_abort(game_id: str, seat: int | None) -> dict:
 def _decide_claim(live: LiveGame, seat: int | None) -> Event:
     if seat is None:
         raise IllegalMove("spectator", "Spectators can watch but not play.")
-    since = live.away_since.get(other(seat))
-    if live.match.status != PLAYING or since is None or live.seat_connected(other(seat)):
-        decide_abandon(live.match, other(seat))  # refuses with game_over / not_started when it must
+    absent = other(seat)
+    since = live.presence_state.away_since[absent]
+    if live.match.status != PLAYING or since is None or live.presence_state.players[absent]:
+        decide_abandon(live.match, absent)  # refuses with game_over / not_started when it must
         raise IllegalMove("opponent_present", "Your opponent is connected.")
     wait = (since + timedelta(seconds=settings.GAME_CLAIM_AFTER_SECONDS) - timezone.now()).total_seconds()
     if wait > 0:
         raise IllegalMove(
             "too_early", f"Your opponent may still come back; you can claim the win in {math.ceil(wait)} s."
         )
-    return decide_abandon(live.match, other(seat))
+    return decide_abandon(live.match, absent)
+
+
+async def _fresh_presence(game_id: str) -> None:
+    """Claims are decided on presence as the database has it now (a game not in memory loads fresh anyway)."""
+    live = _games.get(game_id)
+    if live is not None:
+        presence = await database_sync_to_async(store.read_presence)(game_id, alive_since())
+        if presence is not None and presence.version >= live.presence_version:
+            live.presence_state = presence
 
 
 async def claim_win(game_id: str, seat: int | None) -> dict:
     """The opponent has been away past the grace period: they lose on abandonment."""
+    await _fresh_presence(game_id)
     return await _act(game_id, lambda live: _decide_claim(live, seat))
 
 
@@ -290,10 +327,11 @@ async def forfeit_absent(game_id: str, absent: int) -> dict:
 
     def decide(live: LiveGame) -> Event:
         cutoff = timezone.now() - timedelta(seconds=settings.GAME_FORFEIT_AFTER_SECONDS)
+        state = live.presence_state
 
         def gone(seat: int) -> bool:
-            since = live.away_since.get(seat)
-            return since is not None and since <= cutoff and not live.seat_connected(seat)
+            since = state.away_since[seat]
+            return since is not None and since <= cutoff and not state.players[seat]
 
         if not gone(absent):
             raise IllegalMove("opponent_present", "The player came back.")
@@ -301,6 +339,7 @@ async def forfeit_absent(game_id: str, absent: int) -> dict:
             return decide_abort(live.match, "Both players left.")
         return decide_abandon(live.match, absent)
 
+    await _fresh_presence(game_id)
     return await _act(game_id, decide)
 
 
@@ -317,6 +356,17 @@ async def rematch(game_id: str, seat: int | None) -> dict:
 
 
 # ----- Connections ------------------------------------------------------------
+
+# This process, as the database knows it; rows for its connections point here.
+SERVER_ID = uuid.uuid4().hex[:16]
+_registered = False
+
+
+async def _register() -> None:
+    global _registered
+    if not _registered:
+        await database_sync_to_async(store.register_server)(SERVER_ID, socket.gethostname(), os.getpid())
+        _registered = True
 
 
 async def attach(game_id: str, channel_name: str) -> LiveGame | None:
@@ -335,6 +385,7 @@ def touch(live: LiveGame, channel_name: str) -> None:
 
 async def identify(live: LiveGame, channel_name: str, token: str | None) -> int | None:
     """Seat the connection whose token matches; no token means a spectator."""
+    await refresh(live)  # the welcome that follows must not be older than the database
     seat = None
     if token:
         seat = live.seat_for(token)
@@ -349,42 +400,80 @@ async def set_role(live: LiveGame, channel_name: str, seat: int | None) -> None:
     before = live.connections.get(channel_name, "new")
     live.connections[channel_name] = seat
     if before != seat:
-        if seat is not None:
-            await _mark_back(live, seat)
-        if before not in ("new", None):
-            await _mark_away_if_gone(live, before)
-        await _announce_presence(live)
+        await _register()
+        presence = await database_sync_to_async(store.connect)(channel_name, live.id, SERVER_ID, seat, alive_since())
+        await _publish_presence(live, presence)
 
 
 async def detach(live: LiveGame, channel_name: str) -> None:
     live.sockets.pop(channel_name, None)
     if channel_name in live.connections:
-        seat = live.connections.pop(channel_name)
-        if seat is not None:
-            await _mark_away_if_gone(live, seat)
-        await _announce_presence(live)
+        del live.connections[channel_name]
+        presence = await database_sync_to_async(store.disconnect)(channel_name, live.id, alive_since())
+        await _publish_presence(live, presence)
     _release(live)
 
 
-async def _mark_back(live: LiveGame, seat: int) -> None:
-    if live.away_since.get(seat) is not None:
-        live.away_since[seat] = None
-        await database_sync_to_async(store.set_away)(live.id, seat, None)
+def _presence_message(presence: store.Presence) -> dict:
+    """Presence as a channel-layer message: primitives only, so it crosses Redis intact."""
+    return {
+        "type": "game.presence",
+        "version": presence.version,
+        "players": [presence.players[1], presence.players[2]],
+        "spectators": presence.spectators,
+        "away_since": [presence.away_since[seat] and presence.away_since[seat].timestamp() for seat in (1, 2)],
+    }
 
 
-async def _mark_away_if_gone(live: LiveGame, seat: int) -> None:
-    if live.match.status == PLAYING and not live.seat_connected(seat) and live.away_since.get(seat) is None:
-        live.away_since[seat] = now = timezone.now()
-        await database_sync_to_async(store.set_away)(live.id, seat, now)
+def _from_message(message: dict) -> store.Presence:
+    def when(stamp: float | None) -> datetime | None:
+        return None if stamp is None else datetime.fromtimestamp(stamp, tz=UTC)
+
+    return store.Presence(
+        version=message["version"],
+        players={1: message["players"][0], 2: message["players"][1]},
+        spectators=message["spectators"],
+        away_since={1: when(message["away_since"][0]), 2: when(message["away_since"][1])},
+    )
 
 
-async def _announce_presence(live: LiveGame) -> None:
-    live.presence_version += 1
-    message = {"type": "game.presence", "presence": live.presence(), "version": live.presence_version}
-    await _broadcast(live.id, message)
+async def _publish_presence(live: LiveGame | None, presence: store.Presence | None, game_id: str = "") -> None:
+    if presence is None:
+        return
+    if live is not None and presence.version > live.presence_version:
+        live.presence_state = presence
+    await _broadcast(live.id if live else game_id, _presence_message(presence))
+
+
+def observe_presence(live: LiveGame, message: dict) -> None:
+    """Take presence counted by any process, unless this cache already has a newer count."""
+    if message["version"] > live.presence_version:
+        live.presence_state = _from_message(message)
+
+
+async def beat() -> None:
+    """The sweeper's heartbeat. If other processes gave us up for dead, put our connections back."""
+    if not _registered:
+        return
+    if await database_sync_to_async(store.heartbeat)(SERVER_ID):
+        return
+    log.warning("this server was reaped as dead while alive; restoring its connections")
+    await database_sync_to_async(store.register_server)(SERVER_ID, socket.gethostname(), os.getpid())
+    rows = [(channel, live.id, seat) for live in live_games() for channel, seat in live.connections.items()]
+    await database_sync_to_async(store.restore_connections)(SERVER_ID, rows)
+    for live in live_games():
+        await _publish_presence(live, await database_sync_to_async(store.recount)(live.id, alive_since()))
+
+
+async def reap_dead_servers() -> None:
+    """Connections on processes that stopped beating stop counting; their seats are away from their last beat."""
+    for game_id, presence in (await database_sync_to_async(store.reap_dead_servers)(alive_since())).items():
+        await _publish_presence(_games.get(game_id), presence, game_id)
 
 
 def reset() -> None:
     """Forget every live game (tests start from an empty meeting point)."""
+    global _registered
     _games.clear()
     _loading.clear()
+    _registered = False

@@ -12,11 +12,12 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.db import IntegrityError, transaction
+from django.db.models import F
 from django.utils import timezone
 
 from games.identity import hash_token, new_seat_token
 from games.match import PLAYING, Event, Match, new_match, replay_with_history
-from games.models import Game, GameEvent
+from games.models import Connection, Game, GameEvent, Server
 
 
 class StaleGame(Exception):
@@ -24,11 +25,21 @@ class StaleGame(Exception):
 
 
 @dataclass
+class Presence:
+    """Who is connected to a game, across all processes, and since when each absent seat has been away."""
+
+    version: int
+    players: dict[int, bool]
+    spectators: int
+    away_since: dict[int, datetime | None]
+
+
+@dataclass
 class StoredGame:
     id: str
     kind: str
     token_hashes: dict[int, str]
-    away_since: dict[int, datetime | None]
+    presence: Presence
     events: list[Event]
 
 
@@ -63,17 +74,27 @@ def create_rematch(old_id: str, new_id: str, kind: str, token_hashes: dict[int, 
     )
 
 
-def load_game(game_id: str) -> StoredGame | None:
+def load_game(game_id: str, alive_since: datetime) -> StoredGame | None:
     game = Game.objects.filter(pk=game_id).first()
     if game is None:
         return None
     return StoredGame(
         id=game.id,
         kind=game.kind,
-        token_hashes={1: game.seat1_token_hash, 2: game.seat2_token_hash},
-        away_since={1: game.seat1_away_since, 2: game.seat2_away_since},
+        token_hashes=token_hashes(game),
+        presence=_count(game, alive_since),
         events=events_after(game_id, 0),
     )
+
+
+def token_hashes(game: Game) -> dict[int, str]:
+    return {1: game.seat1_token_hash, 2: game.seat2_token_hash}
+
+
+def catch_up(game_id: str, seq: int) -> tuple[list[Event], dict[int, str]]:
+    """Events after ``seq`` and the seat token hashes as they now stand (a join may be among the events)."""
+    game = Game.objects.get(pk=game_id)
+    return events_after(game_id, seq), token_hashes(game)
 
 
 def events_after(game_id: str, seq: int) -> list[Event]:
@@ -105,11 +126,6 @@ def append_event(
             also()
 
 
-def set_away(game_id: str, seat: int, since: datetime | None) -> None:
-    """Record when a seat's last connection left (None: it is back)."""
-    Game.objects.filter(pk=game_id).update(**{f"seat{seat}_away_since": since})
-
-
 def away_too_long(cutoff: datetime, limit: int = 100) -> list[tuple[str, int]]:
     """Games in play with a seat away since before ``cutoff``: (game ID, absent seat)."""
     found = []
@@ -126,3 +142,108 @@ def read_game(game_id: str) -> tuple[Game, Match, list[dict]] | None:
         return None
     match, history = replay_with_history(game.kind, events_after(game_id, 0))
     return game, match, history
+
+
+# ----- Presence, shared by every server process ---------------------------------
+
+
+def _count(game: Game, alive_since: datetime) -> Presence:
+    seats = list(
+        Connection.objects.filter(game_id=game.id, server__seen_at__gte=alive_since).values_list("seat", flat=True)
+    )
+    return Presence(
+        version=game.presence_version,
+        players={1: 1 in seats, 2: 2 in seats},
+        spectators=seats.count(None),
+        away_since={1: game.seat1_away_since, 2: game.seat2_away_since},
+    )
+
+
+def read_presence(game_id: str, alive_since: datetime) -> Presence | None:
+    game = Game.objects.filter(pk=game_id).first()
+    return None if game is None else _count(game, alive_since)
+
+
+def _recount(game_id: str, alive_since: datetime, left_at: datetime | None = None) -> Presence | None:
+    """Count again, stamp seats that just lost their last connection as away, and bump the version."""
+    game = Game.objects.select_for_update().filter(pk=game_id).first()
+    if game is None:
+        return None
+    presence = _count(game, alive_since)
+    for seat in (1, 2):
+        if presence.players[seat]:
+            presence.away_since[seat] = None
+        elif game.status == PLAYING and presence.away_since[seat] is None:
+            presence.away_since[seat] = left_at or timezone.now()
+    presence.version += 1
+    Game.objects.filter(pk=game_id).update(
+        seat1_away_since=presence.away_since[1],
+        seat2_away_since=presence.away_since[2],
+        presence_version=F("presence_version") + 1,
+    )
+    return presence
+
+
+def recount(game_id: str, alive_since: datetime) -> Presence | None:
+    """Presence after a change that is not a connection (play starting, say)."""
+    with transaction.atomic():
+        return _recount(game_id, alive_since)
+
+
+def connect(
+    channel_name: str, game_id: str, server_id: str, seat: int | None, alive_since: datetime
+) -> Presence | None:
+    """Record (or re-seat) a greeted connection and return the game's presence."""
+    with transaction.atomic():
+        Connection.objects.update_or_create(
+            channel_name=channel_name, defaults={"game_id": game_id, "server_id": server_id, "seat": seat}
+        )
+        return _recount(game_id, alive_since)
+
+
+def disconnect(channel_name: str, game_id: str, alive_since: datetime) -> Presence | None:
+    with transaction.atomic():
+        Connection.objects.filter(channel_name=channel_name).delete()
+        return _recount(game_id, alive_since)
+
+
+def register_server(server_id: str, host: str, pid: int) -> None:
+    Server.objects.update_or_create(id=server_id, defaults={"host": host, "pid": pid, "seen_at": timezone.now()})
+
+
+def heartbeat(server_id: str) -> bool:
+    """Say this process is alive; False if others already gave it up for dead (its rows are gone)."""
+    return bool(Server.objects.filter(pk=server_id).update(seen_at=timezone.now()))
+
+
+def restore_connections(server_id: str, connections: list[tuple[str, str, int | None]]) -> None:
+    """Put back the rows of a process that was wrongly reaped: (channel name, game ID, seat) each."""
+    with transaction.atomic():
+        Connection.objects.filter(server_id=server_id).delete()
+        Connection.objects.bulk_create(
+            [Connection(channel_name=c, game_id=g, server_id=server_id, seat=s) for c, g, s in connections],
+            ignore_conflicts=True,
+        )
+
+
+def reap_dead_servers(alive_since: datetime) -> dict[str, Presence]:
+    """Forget processes that stopped beating and their connections; the games they touched, recounted."""
+    changed = {}
+    for server in Server.objects.filter(seen_at__lt=alive_since):
+        with transaction.atomic():
+            game_ids = set(Connection.objects.filter(server=server).values_list("game_id", flat=True))
+            server.delete()  # its connections go with it
+            for game_id in game_ids:
+                presence = _recount(game_id, alive_since, left_at=server.seen_at)
+                if presence is not None:
+                    changed[game_id] = presence
+    return changed
+
+
+def live_connection_counts(game_ids: list[str], alive_since: datetime) -> dict[str, int]:
+    """Connections per game across every live process."""
+    rows = Connection.objects.filter(game_id__in=game_ids, server__seen_at__gte=alive_since)
+    counts: dict[str, int] = {}
+    for game_id in rows.values_list("game_id", flat=True):
+        counts[game_id] = counts.get(game_id, 0) + 1
+    return counts

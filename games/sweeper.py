@@ -1,9 +1,11 @@
-"""The per-process timer: closes idle sockets and ends games whose players left.
+"""The per-process timer: heartbeat, dead processes, idle sockets, abandoned games.
 
-One asyncio task per server process, started with the first connection. The
-deadlines it acts on are stored in the database, so they survive a restart, and
-its actions go through the registry like any other, so the database still
-decides if two processes act on the same game at once.
+One asyncio task per server process, started with the first connection. Its
+heartbeat keeps this process's connections counted; a process that stops beating
+(killed, say) is reaped by any other, and its players count as away from its last
+beat. The deadlines it acts on are stored in the database, so they survive a
+restart, and its actions go through the registry like any other, so the database
+still decides if two processes act on the same game at once.
 """
 
 from __future__ import annotations
@@ -44,6 +46,8 @@ async def _run() -> None:
     while True:
         await asyncio.sleep(settings.GAME_SWEEP_INTERVAL_SECONDS)
         try:
+            await registry.beat()
+            await registry.reap_dead_servers()
             await close_idle_sockets()
             await forfeit_abandoned_games()
         except Exception:  # one bad sweep must not stop the next

@@ -6,6 +6,7 @@ import json
 import pytest
 from asgiref.sync import async_to_sync
 from channels.layers import channel_layers, get_channel_layer
+from django.utils import timezone
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -138,7 +139,7 @@ async def fuzz_one_table(script):
 async def _stored(game_id):
     from channels.db import database_sync_to_async
 
-    return await database_sync_to_async(store.load_game)(game_id)
+    return await database_sync_to_async(store.load_game)(game_id, timezone.now())
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))

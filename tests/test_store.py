@@ -7,6 +7,7 @@ import sys
 import pytest
 from channels.db import database_sync_to_async
 from django.db import connection
+from django.utils import timezone
 
 from games import registry, store
 from games.match import apply_event, decide_join, decide_move
@@ -18,7 +19,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 def test_of_two_appends_from_the_same_seq_exactly_one_lands():
     game_id, _ = store.create_game()
-    stored = store.load_game(game_id)
+    stored = store.load_game(game_id, timezone.now())
     match = store.read_game(game_id)[1]
     join = decide_join(match)
     store.append_event(game_id, join, apply_event(match, join), "hash")
@@ -26,7 +27,7 @@ def test_of_two_appends_from_the_same_seq_exactly_one_lands():
         store.append_event(game_id, join, apply_event(match, join), "other")
     game = Game.objects.get(pk=game_id)
     assert (game.seq, game.seat2_token_hash) == (2, "hash")
-    assert len(stored.events) == 1 and len(store.load_game(game_id).events) == 2
+    assert len(stored.events) == 1 and len(store.load_game(game_id, timezone.now()).events) == 2
 
 
 async def test_a_stale_registry_catches_up_and_decides_again(sockets):
