@@ -36,3 +36,16 @@ test: lint
 
 clean:
 	rm -rf $(VENV) staticfiles .pytest_cache .ruff_cache .hypothesis test-db.sqlite3*
+
+## bench: quick benchmarks (under 3 minutes); rewrites docs/benchmarks.md and its chart
+.PHONY: bench bench-full bench-smoke
+bench: install
+	$(BIN)/python -m bench
+
+## bench-full: every scenario at full size
+bench-full: install
+	$(BIN)/python -m bench --full
+
+## bench-smoke: seconds of load against our server; fails on any error (for CI)
+bench-smoke: install
+	$(BIN)/python -m bench --smoke

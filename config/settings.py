@@ -95,13 +95,19 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / "test-db.sqlite3")}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-# Channel layer: in-memory for one process; Redis when REDIS_URL is set.
+# Channel layer: in-memory for one process; Redis when REDIS_URL is set, so several
+# processes share groups. The pool is bounded and blocking (see games/layers.py); the
+# capacity is per process, since all of a process's sockets share one Redis queue.
 REDIS_URL = os.environ.get("REDIS_URL", "")
 if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL]},
+            "BACKEND": "games.layers.PooledRedisChannelLayer",
+            "CONFIG": {
+                "hosts": [REDIS_URL],
+                "pool_size": int(os.environ.get("REDIS_POOL_SIZE") or 50),
+                "capacity": int(os.environ.get("REDIS_CHANNEL_CAPACITY") or 100_000),
+            },
         }
     }
 else:

@@ -2,10 +2,11 @@
 
 from asgiref.sync import async_to_sync
 from django.contrib import admin, messages
+from django.db.models import Count, Q
 from django.utils.html import format_html, format_html_join
 
 from games import registry, store
-from games.models import Game, GameEvent
+from games.models import Game, GameEvent, Server
 from games.rules import IllegalMove
 
 DISC = {0: "", 1: "●", 2: "▲"}  # told apart by shape as well as colour
@@ -27,10 +28,30 @@ class GameEventInline(admin.TabularInline):
         return False
 
 
+def _live_connections():
+    """Connections held by server processes that are still beating, whichever process holds them."""
+    return Q(connections__server__seen_at__gte=registry.alive_since())
+
+
+class LiveFilter(admin.SimpleListFilter):
+    title = "connections"
+    parameter_name = "live"
+
+    def lookups(self, request, model_admin):
+        return [("yes", "Someone connected"), ("no", "Nobody connected")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "yes":
+            return queryset.filter(live_connections__gt=0)
+        if self.value() == "no":
+            return queryset.filter(live_connections=0)
+        return queryset
+
+
 @admin.register(Game)
 class GameAdmin(admin.ModelAdmin):
     list_display = ("id", "kind", "status", "result", "winner", "seq", "connections", "created_at", "updated_at")
-    list_filter = ("status", "result", "kind", "created_at")
+    list_filter = (LiveFilter, "status", "result", "kind", "created_at")
     search_fields = ("id",)
     date_hierarchy = "created_at"
     ordering = ("-created_at",)
@@ -41,6 +62,7 @@ class GameAdmin(admin.ModelAdmin):
         "result",
         "winner",
         "seq",
+        "connected",
         "board",
         "created_at",
         "updated_at",
@@ -53,10 +75,24 @@ class GameAdmin(admin.ModelAdmin):
     def has_add_permission(self, request):
         return False  # games are created by players, so they always have a creator's seat
 
-    @admin.display(description="Connections")
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(live_connections=Count("connections", filter=_live_connections()))
+
+    @admin.display(description="Connections", ordering="live_connections")
     def connections(self, game):
-        """Sockets open to this game in this server process."""
-        return registry.connection_count(game.id)
+        """Greeted sockets to this game across every live server process."""
+        return game.live_connections
+
+    @admin.display(description="Connected now")
+    def connected(self, game):
+        rows = game.connections.filter(server__seen_at__gte=registry.alive_since()).select_related("server")
+        if not rows:
+            return "Nobody"
+        return format_html_join(
+            "",
+            "<div>{} on {}</div>",
+            (("spectator" if row.seat is None else f"seat {row.seat}", row.server) for row in rows),
+        )
 
     @admin.display(description="Board")
     def board(self, game):
@@ -104,3 +140,29 @@ class GameAdmin(admin.ModelAdmin):
             self.message_user(request, f"Aborted {aborted} game(s).", messages.SUCCESS)
         if skipped:
             self.message_user(request, f"Skipped {skipped} game(s) that were already over.", messages.WARNING)
+
+
+@admin.register(Server)
+class ServerAdmin(admin.ModelAdmin):
+    """The server processes that have said they are alive, and how many sockets each holds."""
+
+    list_display = ("id", "host", "pid", "started_at", "seen_at", "alive", "connection_count")
+    readonly_fields = ("id", "host", "pid", "started_at", "seen_at")
+    ordering = ("started_at",)
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(connection_count=Count("connections"))
+
+    @admin.display(boolean=True, description="Alive")
+    def alive(self, server):
+        return server.seen_at >= registry.alive_since()
+
+    @admin.display(description="Connections", ordering="connection_count")
+    def connection_count(self, server):
+        return server.connection_count

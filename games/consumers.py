@@ -6,22 +6,30 @@ seat 2). Client messages are dispatched through an explicit table, so a client
 can never name a channel-layer handler.
 """
 
+import contextlib
 import json
+import logging
 import time
 
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
+from redis.exceptions import RedisError
 
 from games import registry, shutdown, sweeper
 from games.match import AlreadyApplied
 from games.rules import IllegalMove
 
+log = logging.getLogger(__name__)
+
 # Close codes (4000-4999 are free for applications; see docs/protocol.md).
+CLOSE_SERVICE_RESTART = 1012  # the channel layer failed under us: come back in a moment
 CLOSE_UNKNOWN_GAME = 4404
 CLOSE_IDLE = 4408
 CLOSE_RATE_LIMITED = 4429
 # Refused messages in a row, over the rate limit, before the socket is closed.
 RATE_LIMIT_STRIKES = 50
+# What a channel layer raises when its backend goes away (Redis restarting, say).
+LAYER_ERRORS = (OSError, RedisError)
 
 
 class ClientError(IllegalMove):
@@ -74,7 +82,20 @@ def optional_str(content: dict, name: str) -> str | None:
 class GameConsumer(AsyncJsonWebsocketConsumer):
     """One browser tab, bot or spectator connected to one game."""
 
+    live = None  # the game, once attached
+
     # ----- Connection lifecycle ---------------------------------------------
+
+    async def __call__(self, scope, receive, send):
+        """Run the socket; if the channel layer fails under it, tidy up and ask the client to come back."""
+        try:
+            await super().__call__(scope, receive, send)
+        except LAYER_ERRORS as error:
+            game_id = scope["url_route"]["kwargs"].get("game_id")
+            log.warning("channel layer failed under a socket of game %s: %s", game_id, error)
+            await self.disconnect(CLOSE_SERVICE_RESTART)
+            with contextlib.suppress(Exception):  # the client may be gone already
+                await send({"type": "websocket.close", "code": CLOSE_SERVICE_RESTART})
 
     async def connect(self):
         self.game_id = self.scope["url_route"]["kwargs"]["game_id"]
@@ -96,8 +117,10 @@ class GameConsumer(AsyncJsonWebsocketConsumer):
     async def disconnect(self, code):
         shutdown.open_sockets.discard(self)
         if self.live is not None:
-            await self.channel_layer.group_discard(self.group, self.channel_name)
+            with contextlib.suppress(*LAYER_ERRORS):  # a layer that is down has forgotten the group anyway
+                await self.channel_layer.group_discard(self.group, self.channel_name)
             await registry.detach(self.live, self.channel_name)
+            self.live = None  # detached once, however the socket ended
 
     # ----- Messages from the client -----------------------------------------
 

@@ -24,7 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from channels.db import database_sync_to_async
+from channels.db import DatabaseSyncToAsync, database_sync_to_async
 from channels.layers import get_channel_layer
 from django.conf import settings
 from django.utils import timezone
@@ -217,8 +217,8 @@ async def _broadcast(game_id: str, message: dict) -> None:
     """Tell every connection of the game, in every process. What was committed stays committed if this fails."""
     try:
         await get_channel_layer().group_send(group_name(game_id), message)
-    except Exception:  # the layer is down: clients catch up from the database when they reconnect
-        log.warning("broadcast to game %s failed", game_id, exc_info=True)
+    except Exception as error:  # the layer is down: clients catch up from the database when they reconnect
+        log.warning("broadcast to game %s failed: %s", game_id, error)
 
 
 async def _act(
@@ -357,6 +357,12 @@ async def rematch(game_id: str, seat: int | None) -> dict:
 
 # ----- Connections ------------------------------------------------------------
 
+# Presence changes this close together go out as one broadcast: a crowd arriving at
+# once would otherwise cost every member a message for every arrival.
+PRESENCE_BATCH_SECONDS = 0.1
+_presence_queue: dict[str, store.Presence] = {}  # game ID -> newest count not yet broadcast
+_presence_senders: dict[str, asyncio.Task] = {}
+
 # This process, as the database knows it; rows for its connections point here.
 SERVER_ID = uuid.uuid4().hex[:16]
 _registered = False
@@ -401,7 +407,13 @@ async def set_role(live: LiveGame, channel_name: str, seat: int | None) -> None:
     live.connections[channel_name] = seat
     if before != seat:
         await _register()
-        presence = await database_sync_to_async(store.connect)(channel_name, live.id, SERVER_ID, seat, alive_since())
+        try:
+            presence = await database_sync_to_async(store.connect)(
+                channel_name, live.id, SERVER_ID, seat, alive_since()
+            )
+        except store.ServerGone:
+            await _restore()  # puts this connection back along with all the others
+            return
         await _publish_presence(live, presence)
 
 
@@ -438,11 +450,31 @@ def _from_message(message: dict) -> store.Presence:
 
 
 async def _publish_presence(live: LiveGame | None, presence: store.Presence | None, game_id: str = "") -> None:
+    """Keep the newest count and broadcast it shortly, once for every change in that window."""
     if presence is None:
         return
+    game_id = live.id if live is not None else game_id
     if live is not None and presence.version > live.presence_version:
         live.presence_state = presence
-    await _broadcast(live.id if live else game_id, _presence_message(presence))
+    queued = _presence_queue.get(game_id)
+    if queued is None or presence.version > queued.version:
+        _presence_queue[game_id] = presence
+    if game_id not in _presence_senders:
+        _presence_senders[game_id] = asyncio.ensure_future(_send_presence_soon(game_id))
+
+
+async def presence_sent() -> None:
+    """Wait until every queued presence broadcast has gone out."""
+    while _presence_senders:
+        await asyncio.gather(*_presence_senders.values(), return_exceptions=True)
+
+
+async def _send_presence_soon(game_id: str) -> None:
+    try:
+        await asyncio.sleep(PRESENCE_BATCH_SECONDS)
+    finally:
+        del _presence_senders[game_id]
+    await _broadcast(game_id, _presence_message(_presence_queue.pop(game_id)))
 
 
 def observe_presence(live: LiveGame, message: dict) -> None:
@@ -451,13 +483,21 @@ def observe_presence(live: LiveGame, message: dict) -> None:
         live.presence_state = _from_message(message)
 
 
+# Heartbeats and reaping run on their own thread (and database connection), so a
+# queue of socket work on the shared database thread can never make this process
+# look dead to the others.
+def _on_own_thread(function: Callable) -> Callable:
+    return DatabaseSyncToAsync(function, thread_sensitive=False)
+
+
 async def beat() -> None:
     """The sweeper's heartbeat. If other processes gave us up for dead, put our connections back."""
-    if not _registered:
-        return
-    if await database_sync_to_async(store.heartbeat)(SERVER_ID):
-        return
-    log.warning("this server was reaped as dead while alive; restoring its connections")
+    if _registered and not await _on_own_thread(store.heartbeat)(SERVER_ID):
+        await _restore()
+
+
+async def _restore() -> None:
+    log.warning("this server was taken for dead while alive; restoring its connections")
     await database_sync_to_async(store.register_server)(SERVER_ID, socket.gethostname(), os.getpid())
     rows = [(channel, live.id, seat) for live in live_games() for channel, seat in live.connections.items()]
     await database_sync_to_async(store.restore_connections)(SERVER_ID, rows)
@@ -467,13 +507,17 @@ async def beat() -> None:
 
 async def reap_dead_servers() -> None:
     """Connections on processes that stopped beating stop counting; their seats are away from their last beat."""
-    for game_id, presence in (await database_sync_to_async(store.reap_dead_servers)(alive_since())).items():
+    for game_id, presence in (await _on_own_thread(store.reap_dead_servers)(alive_since())).items():
         await _publish_presence(_games.get(game_id), presence, game_id)
 
 
 def reset() -> None:
     """Forget every live game (tests start from an empty meeting point)."""
     global _registered
+    for sender in _presence_senders.values():
+        sender.cancel()
+    _presence_senders.clear()
+    _presence_queue.clear()
     _games.clear()
     _loading.clear()
     _registered = False

@@ -24,6 +24,10 @@ class StaleGame(Exception):
     """Someone else appended to this game first; reload and decide again."""
 
 
+class ServerGone(Exception):
+    """Other processes took this one for dead and removed its rows; it must register again."""
+
+
 @dataclass
 class Presence:
     """Who is connected to a game, across all processes, and since when each absent seat has been away."""
@@ -195,6 +199,8 @@ def connect(
 ) -> Presence | None:
     """Record (or re-seat) a greeted connection and return the game's presence."""
     with transaction.atomic():
+        if not Server.objects.filter(pk=server_id).exists():
+            raise ServerGone(server_id)
         Connection.objects.update_or_create(
             channel_name=channel_name, defaults={"game_id": game_id, "server_id": server_id, "seat": seat}
         )
@@ -238,12 +244,3 @@ def reap_dead_servers(alive_since: datetime) -> dict[str, Presence]:
                 if presence is not None:
                     changed[game_id] = presence
     return changed
-
-
-def live_connection_counts(game_ids: list[str], alive_since: datetime) -> dict[str, int]:
-    """Connections per game across every live process."""
-    rows = Connection.objects.filter(game_id__in=game_ids, server__seen_at__gte=alive_since)
-    counts: dict[str, int] = {}
-    for game_id in rows.values_list("game_id", flat=True):
-        counts[game_id] = counts.get(game_id, 0) + 1
-    return counts

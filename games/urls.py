@@ -23,6 +23,7 @@ urlpatterns = [
     path("g/<game_id:game_id>/", views.game_page, name="game"),
     path("g/<game_id:game_id>/join", views.join_page, name="join"),
     path("healthz", views.healthz, name="healthz"),
+    path("readyz", views.readyz, name="readyz"),
     path("api/games", views.api_create, name="api-create"),
     path("api/games/<game_id:game_id>", views.api_game, name="api-game"),
     path("api/games/<game_id:game_id>/join", views.api_join, name="api-join"),

@@ -17,7 +17,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
-from games import registry, store
+from games import readiness, registry, store
 from games.identity import is_game_id, normalize_game_id, token_matches
 from games.match import snapshot
 from games.models import Game
@@ -143,7 +143,18 @@ async def join_page(request, game_id):
 
 @require_GET
 async def healthz(request):
+    """Liveness: the process answers. Nothing else is checked, so a busy database never restarts it."""
     return JsonResponse({"status": "ok"})
+
+
+@never_cache
+@require_GET
+async def readyz(request):
+    """Readiness: the database and the channel layer both answer (503 with the reason if not)."""
+    results = await readiness.checks()
+    ready = all(result == "ok" for result in results.values())
+    body = {"status": "ready" if ready else "unavailable", "checks": results}
+    return JsonResponse(body, status=200 if ready else 503)
 
 
 # ----- JSON API -----------------------------------------------------------------

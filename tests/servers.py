@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import socket
@@ -110,3 +111,130 @@ def prepare(workdir: Path, **overrides: str) -> dict[str, str]:
 
 def chromium_path() -> str | None:
     return os.environ.get("CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+def _wait_for_port(port: int, process: subprocess.Popen, log_path: Path, timeout: float = 10) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{process.args[0]} exited early:\n{log_path.read_text()[-3000:]}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.05)  # not listening yet: nothing to wait on but the clock
+    raise RuntimeError(f"nothing listened on {port}:\n{log_path.read_text()[-3000:]}")
+
+
+class Redis:
+    """A private redis-server on a free port that keeps nothing on disk, so a restart loses everything."""
+
+    def __init__(self, workdir: Path):
+        self.port = free_port()
+        self.log_path = workdir / "redis.log"
+        self.process: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> Redis:
+        command = ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
+        with open(self.log_path, "ab") as log:
+            self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+        _wait_for_port(self.port, self.process, self.log_path)
+        return self
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(10)
+
+
+NGINX_SITE = ROOT / "docs" / "nginx" / "game-server.conf"
+
+
+class Nginx:
+    """nginx running the documented site config, its upstream pointed at the given daphne ports."""
+
+    def __init__(self, workdir: Path, upstream_ports: list[int]):
+        self.port = free_port()
+        self.prefix = workdir / "nginx"
+        self.upstream_ports = upstream_ports
+        self.process: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def _site(self) -> str:
+        site = NGINX_SITE.read_text()
+        servers = "".join(f"    server 127.0.0.1:{p} max_fails=1 fail_timeout=5s;\n" for p in self.upstream_ports)
+        site, found = re.subn(r"(?m)^    server 127\.0\.0\.1:\d+ .*\n", "", site)
+        assert found, "the documented upstream block has changed shape"
+        site = site.replace("upstream game_servers {\n", "upstream game_servers {\n" + servers, 1)
+        return site.replace("listen 8000;", f"listen 127.0.0.1:{self.port};")
+
+    def start(self) -> Nginx:
+        (self.prefix / "logs").mkdir(parents=True, exist_ok=True)
+        (self.prefix / "site.conf").write_text(self._site())
+        (self.prefix / "nginx.conf").write_text(
+            "daemon off;\nworker_processes 1;\npid nginx.pid;\nerror_log logs/error.log warn;\n"
+            "events { worker_connections 8192; }\n"
+            "http {\n  access_log off;\n  client_body_temp_path tmp;\n  proxy_temp_path tmp;\n"
+            "  include site.conf;\n}\n"
+        )
+        (self.prefix / "tmp").mkdir(exist_ok=True)
+        log_path = self.prefix / "logs" / "error.log"
+        log_path.touch()
+        self.process = subprocess.Popen(
+            [nginx_path(), "-p", str(self.prefix), "-c", str(self.prefix / "nginx.conf")],
+            stdout=subprocess.DEVNULL,
+            stderr=open(log_path, "ab"),  # noqa: SIM115 - kept open for the child's lifetime
+        )
+        _wait_for_port(self.port, self.process, log_path)
+        return self
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(10)
+
+
+def nginx_path() -> str | None:
+    return shutil.which("nginx") or next((p for p in ("/usr/sbin/nginx",) if Path(p).exists()), None)
+
+
+POSTGRES_URL = os.environ.get("CI_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/test")
+
+
+def postgres_available() -> bool:
+    try:
+        import psycopg
+
+        with psycopg.connect(POSTGRES_URL, connect_timeout=2):
+            return True
+    except Exception:
+        return False
+
+
+class PostgresDatabase:
+    """A throwaway database on the PostgreSQL server, shared by several server processes."""
+
+    def __init__(self, name: str):
+        self.name = name
+        self.url = POSTGRES_URL.rsplit("/", 1)[0] + f"/{name}"
+
+    def _admin(self, sql: str) -> None:
+        import psycopg
+
+        with psycopg.connect(POSTGRES_URL, autocommit=True) as connection:
+            connection.execute(sql)
+
+    def create(self) -> PostgresDatabase:
+        self.drop()
+        self._admin(f'CREATE DATABASE "{self.name}"')
+        return self
+
+    def drop(self) -> None:
+        self._admin(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')

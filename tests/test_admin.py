@@ -1,12 +1,16 @@
 """The operators' admin: list, filter, search, the board, the log, and a live abort."""
 
+import re
+from datetime import timedelta
+
 import pytest
 from asgiref.sync import sync_to_async
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 
 from games import registry
-from games.models import Game
+from games.models import Connection, Game, Server
 from tests.test_consumers import play_moves, seated_game
 
 
@@ -82,3 +86,44 @@ async def test_abort_action_tells_connected_players_at_once(admin_client, socket
     )
     assert b"already over" in again.content
     assert registry.connection_count(game_id) == 3
+
+
+def connections_cell(page, game_id: str) -> int:
+    """The Connections column of one game's row in the changelist."""
+    (row,) = [row for row in page.content.split(b"<tr") if f">{game_id}</a>".encode() in row]
+    return int(re.search(rb'<td class="field-connections">(\d+)</td>', row).group(1))
+
+
+@pytest.mark.django_db(transaction=True)
+def test_changelist_counts_connections_of_every_live_process(admin_client):
+    """Two processes hold sockets to one game; a third stopped beating, so its socket no longer counts."""
+    busy, quiet = make_game(admin_client, moves=[0]), make_game(admin_client)
+    now = timezone.now()
+    here = Server.objects.create(id="a", host="web-1", pid=10, seen_at=now)
+    there = Server.objects.create(id="b", host="web-2", pid=20, seen_at=now)
+    dead = Server.objects.create(id="c", host="web-3", pid=30, seen_at=now - timedelta(minutes=5))
+    for channel, server, seat in [("c1", here, 1), ("c2", there, 2), ("c3", there, None), ("c4", dead, None)]:
+        Connection.objects.create(channel_name=channel, game_id=busy, server=server, seat=seat)
+
+    url = reverse("admin:games_game_changelist")
+    page = admin_client.get(url)
+    assert connections_cell(page, busy) == 3
+    assert connections_cell(page, quiet) == 0
+    live = admin_client.get(url, {"live": "yes"})
+    assert busy.encode() in live.content and quiet.encode() not in live.content
+
+    change = admin_client.get(reverse("admin:games_game_change", args=[busy]))
+    assert b"seat 1 on web-1:10" in change.content and b"spectator on web-2:20" in change.content
+    assert b"web-3" not in change.content
+
+    servers = admin_client.get(reverse("admin:games_server_changelist"))
+    assert servers.status_code == 200
+    assert b"web-1" in servers.content and b"web-3" in servers.content
+    assert servers.content.count(b'alt="True"') == 2 and servers.content.count(b'alt="False"') == 1
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_changelist_counts_real_sockets(admin_client, sockets):
+    game_id, *_ = await seated_game(sockets)  # two players and a spectator, greeted
+    page = await sync_to_async(admin_client.get)(reverse("admin:games_game_changelist"))
+    assert connections_cell(page, game_id) == 3

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from games import registry, store, sweeper
 from games.match import replay_with_history
+from games.models import Connection
 from tests.conftest import Socket
 from tests.test_consumers import seated_game
 
@@ -167,6 +168,8 @@ async def test_connection_churn_leaks_no_registry_entries_groups_or_tasks():
         await asyncio.gather(*(socket.close() for socket in batch))
     assert registry.live_games() == []
     assert get_channel_layer().groups == {}
+    assert not await Connection.objects.filter(game_id__in=games).aexists()  # nobody counts as present
+    await registry.presence_sent()
     sweeper.stop()
     await asyncio.sleep(0)  # let the cancelled sweeper finish
     assert len(asyncio.all_tasks()) <= baseline

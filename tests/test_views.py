@@ -2,8 +2,10 @@
 
 import json
 import re
+import socket
 
 import pytest
+from channels.layers import channel_layers
 from django.test import Client
 from django.urls import reverse
 
@@ -128,6 +130,34 @@ def test_an_unknown_game_page_is_a_404(client):
 def test_healthz(client):
     response = client.get("/healthz")
     assert response.status_code == 200 and response.json() == {"status": "ok"}
+
+
+def test_readyz_checks_the_database_and_the_channel_layer(client):
+    response = client.get("/readyz")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ready", "checks": {"database": "ok", "channel_layer": "ok"}}
+    assert "no-cache" in response["Cache-Control"]
+
+
+def test_readyz_is_unavailable_when_the_channel_layer_is_unreachable(client, settings):
+    with socket.socket() as closed:  # a port nothing listens on
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    settings.CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "games.layers.PooledRedisChannelLayer",
+            "CONFIG": {"hosts": [f"redis://127.0.0.1:{port}/0"]},
+        }
+    }
+    channel_layers.backends.clear()
+    response = client.get("/readyz")
+    assert response.status_code == 503
+    body = response.json()
+    assert body["status"] == "unavailable"
+    assert body["checks"]["database"] == "ok"
+    assert "Connection" in body["checks"]["channel_layer"]
+    # Liveness does not depend on it.
+    assert client.get("/healthz").status_code == 200
 
 
 def test_game_ids_are_short_unambiguous_and_normalised():

@@ -8,7 +8,7 @@ import urllib.request
 import uuid
 
 from websockets.asyncio.client import connect
-from websockets.exceptions import ConnectionClosed
+from websockets.exceptions import ConnectionClosed, InvalidHandshake
 
 COLUMNS, ROWS = 7, 6
 PREFERENCE = [3, 2, 4, 1, 5, 0, 6]
@@ -53,7 +53,7 @@ class Player:
         await self.ws.send(json.dumps(message))
 
     async def receive(self, *types: str, timeout: float = 10) -> dict:
-        """The next message of one of ``types``; events on the way are recorded."""
+        """The next message of one of ``types`` (any, if none given); events on the way are recorded."""
         async with asyncio.timeout(timeout):
             while True:
                 message = json.loads(await self.ws.recv())
@@ -61,7 +61,7 @@ class Player:
                     self.acked[message["move_id"]] = message["seq"]
                 elif "status" in message and message["type"] != "welcome":
                     self._apply(message)
-                if message["type"] in types:
+                if not types or message["type"] in types:
                     return message
 
     def _apply(self, event: dict) -> None:
@@ -129,3 +129,36 @@ async def play_turns(red: Player, yellow: Player, turns: int) -> None:
 async def play_to_the_end(red: Player, yellow: Player) -> None:
     await play_turns(red, yellow, COLUMNS * ROWS)
     assert red.state["status"] == yellow.state["status"] == "finished"
+
+
+OVER = ("finished", "aborted")
+# Errors a move can meet when another connection of the same seat, or a crash, got there first.
+LOST_RACE = {"not_your_turn", "column_full", "game_over"}
+
+
+async def play_out(player: Player, timeout: float = 120) -> None:
+    """Play this seat (or watch) to the end, as a browser does: on any drop, reconnect and resend the
+    unacknowledged move."""
+    pending: dict | None = None
+    async with asyncio.timeout(timeout):
+        while player.state.get("status") not in OVER:
+            try:
+                if player.ws is None:
+                    await player.connect()
+                    if pending is not None:
+                        await player.send(pending)
+                if pending is None and player.my_turn:
+                    pending = {"type": "move", "column": player.choose(), "move_id": uuid.uuid4().hex}
+                    await player.send(pending)
+                message = await player.receive(timeout=5)
+                if message["type"] == "ack" and pending and message["move_id"] == pending["move_id"]:
+                    pending = None
+                elif message["type"] == "error":
+                    assert message["code"] in LOST_RACE, message
+                    pending = None
+            except (ConnectionClosed, InvalidHandshake, OSError, TimeoutError):
+                # The process died, the layer restarted, or events stopped: start again from the welcome.
+                if player.ws is not None:
+                    await player.ws.close()
+                player.ws = None
+                await asyncio.sleep(0.2)

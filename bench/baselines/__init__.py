@@ -1,0 +1,1 @@
+"""Baseline servers the benchmark compares ours with: they relay moves and do nothing else."""

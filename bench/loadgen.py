@@ -1,0 +1,354 @@
+"""The load generator: real WebSocket clients playing real Connect Four games, and what they saw.
+
+One asyncio process drives every socket. A *table* is one game with both seats
+connected; each seat reads its own socket and answers its opponent's move, at
+once or after a human-like pause. Latency is taken here, from just before the
+mover's ``send`` to just after the opponent's ``recv`` returns: both network
+hops, the server's work, and this process's own scheduling delay.
+
+Servers speak one of two dialects. The *game* dialect is docs/protocol.md: games
+come from the JSON API, each socket says ``hello`` with its seat token, and
+events carry the mover's seat and the game's status. The *relay* dialect is what
+the baselines speak: game IDs are made up here, there is no greeting, and every
+frame a socket receives is its opponent's move, forwarded as sent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import secrets
+from collections import Counter
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from time import perf_counter
+
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed, InvalidHandshake
+
+HOST = "127.0.0.1"
+COLUMNS, ROWS = 7, 6
+# Connections opened at once while ramping up: under the accept backlog of 50 that
+# daphne gets from Twisted, so a burst of connects never waits out a SYN retry.
+RAMP_BATCH = 50
+# How long a seat waits for its opponent's move (beyond any thinking) before it counts a timeout.
+REPLY_TIMEOUT = 30.0
+
+
+class BenchError(Exception):
+    """Something a run counts as an error; ``kind`` is how it is tallied."""
+
+    def __init__(self, kind: str):
+        super().__init__(kind)
+        self.kind = kind
+
+
+class Board:
+    """Just enough Connect Four to choose legal moves and see a game end."""
+
+    __slots__ = ("cells", "heights", "moves", "over")
+
+    def __init__(self):
+        self.cells = [[0] * ROWS for _ in range(COLUMNS)]
+        self.heights = [0] * COLUMNS
+        self.moves = 0
+        self.over = False
+
+    def legal_columns(self) -> list[int]:
+        return [column for column in range(COLUMNS) if self.heights[column] < ROWS]
+
+    def play(self, column: int, seat: int) -> None:
+        row = self.heights[column]
+        self.cells[column][row] = seat
+        self.heights[column] += 1
+        self.moves += 1
+        self.over = self.moves == COLUMNS * ROWS or self._four_through(column, row, seat)
+
+    def _four_through(self, column: int, row: int, seat: int) -> bool:
+        for dc, dr in ((1, 0), (0, 1), (1, 1), (1, -1)):
+            run = 1
+            for sign in (1, -1):
+                c, r = column + dc * sign, row + dr * sign
+                while 0 <= c < COLUMNS and 0 <= r < ROWS and self.cells[c][r] == seat:
+                    run += 1
+                    c, r = c + dc * sign, r + dr * sign
+            if run >= 4:
+                return True
+        return False
+
+
+@dataclass(frozen=True)
+class Seat:
+    """What one player needs to connect: which seat of which game, and the token that proves it."""
+
+    number: int
+    game_id: str
+    token: str | None = None
+
+
+async def post_json(port: int, path: str) -> dict:
+    """A bare HTTP/1.0 POST with no body (the API needs nothing more); the answer's JSON."""
+    try:
+        reader, writer = await asyncio.open_connection(HOST, port)
+        try:
+            writer.write(f"POST {path} HTTP/1.0\r\nHost: {HOST}:{port}\r\nContent-Length: 0\r\n\r\n".encode())
+            response = await reader.read()
+        finally:
+            writer.close()
+    except OSError as error:
+        raise BenchError("http") from error
+    head, _, body = response.partition(b"\r\n\r\n")
+    if not head.startswith(b"HTTP/") or head.split(b" ", 2)[1][:1] != b"2":
+        raise BenchError("http")
+    return json.loads(body)
+
+
+class GameDialect:
+    """docs/protocol.md: games from the JSON API, a ``hello`` per socket, events with seats and statuses."""
+
+    name = "game"
+
+    async def new_game(self, ports: tuple[int, int]) -> tuple[Seat, Seat]:
+        created = await post_json(ports[0], "/api/games")
+        joined = await post_json(ports[1], f"/api/games/{created['id']}/join")
+        return Seat(1, created["id"], created["token"]), Seat(2, created["id"], joined["token"])
+
+    async def greet(self, ws: ClientConnection, seat: Seat) -> None:
+        try:
+            await ws.send(json.dumps({"type": "hello", "token": seat.token}))
+            async with asyncio.timeout(REPLY_TIMEOUT):
+                welcome = json.loads(await ws.recv())
+        except (ConnectionClosed, TimeoutError):
+            raise BenchError("greeting") from None
+        if welcome["type"] != "welcome":
+            raise BenchError(f"error frame ({welcome.get('code')})")
+
+    def is_opponent_move(self, message: dict, seat: int, board: Board) -> bool:
+        """The opponent's move event; acks, our own moves and presence are not. Errors raise."""
+        kind = message["type"]
+        if kind == "error":
+            raise BenchError(f"error frame ({message['code']})")
+        if kind != "move" or message["seat"] == seat:
+            return False
+        if (message["status"] != "playing") != board.over:
+            raise BenchError("status differs from the board")
+        return True
+
+
+class RelayDialect:
+    """The baselines: game IDs made up here, no greeting, every frame is the opponent's move as sent."""
+
+    name = "relay"
+
+    async def new_game(self, ports: tuple[int, int]) -> tuple[Seat, Seat]:
+        game_id = secrets.token_hex(6)
+        return Seat(1, game_id), Seat(2, game_id)
+
+    async def greet(self, ws: ClientConnection, seat: Seat) -> None:
+        return None
+
+    def is_opponent_move(self, message: dict, seat: int, board: Board) -> bool:
+        return True
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where a run's sockets go and how they talk: seat 1 to ``ports[0]``, seat 2 to ``ports[1]``."""
+
+    dialect: GameDialect | RelayDialect
+    ports: tuple[int, int]
+
+    async def new_game(self) -> tuple[Seat, Seat]:
+        return await self.dialect.new_game(self.ports)
+
+    async def connect(self, seat: Seat) -> ClientConnection:
+        """One socket for ``seat``, greeted and ready; failures raise BenchError."""
+        port = self.ports[seat.number - 1]
+        try:
+            ws = await connect(
+                f"ws://{HOST}:{port}/ws/games/{seat.game_id}/",
+                origin=f"http://{HOST}:{port}",
+                compression=None,  # browsers offer deflate, but daphne does not take it: keep all servers equal
+                ping_interval=None,  # the servers ping; extra pings from here would only add noise
+                close_timeout=2,
+                open_timeout=REPLY_TIMEOUT,
+                proxy=None,
+            )
+        except (OSError, InvalidHandshake, TimeoutError) as error:
+            raise BenchError("connect") from error
+        try:
+            await self.dialect.greet(ws, seat)
+        except BaseException:
+            await ws.close()
+            raise
+        return ws
+
+
+@dataclass
+class Recorder:
+    """What a run saw. Latencies count inside the measured window only; errors until teardown begins."""
+
+    latencies: list[float] = field(default_factory=list)
+    errors: Counter = field(default_factory=Counter)
+    games_finished: int = 0
+    measuring: bool = False
+    closing: bool = False
+
+    def error(self, kind: str) -> None:
+        if not self.closing:
+            self.errors[kind] += 1
+
+    def game_finished(self) -> None:
+        if not self.closing:
+            self.games_finished += 1
+
+
+async def in_batches(make: Callable[[int], Awaitable], count: int, batch: int = RAMP_BATCH) -> list:
+    """``make(i)`` for every ``i < count``, ``batch`` at a time, so the servers see a ramp, not a flood."""
+    results = []
+    for start in range(0, count, batch):
+        results += await asyncio.gather(*(make(i) for i in range(start, min(count, start + batch))))
+    return results
+
+
+class Table:
+    """One game being played: both seats' sockets, the board they share, and when the last move left."""
+
+    def __init__(self, sockets: dict[int, ClientConnection]):
+        self.sockets = sockets
+        self.board = Board()
+        self.sent_at = 0.0
+
+    async def move(self, seat: int, rng: random.Random) -> None:
+        column = rng.choice(self.board.legal_columns())
+        self.board.play(column, seat)
+        self.sent_at = perf_counter()
+        await self.sockets[seat].send(f'{{"type":"move","column":{column},"move_id":"{seat}-{self.board.moves}"}}')
+
+    async def close(self) -> None:
+        await asyncio.gather(*(ws.close() for ws in self.sockets.values()))
+
+
+async def open_table(target: Target) -> Table:
+    """A new game with both seats connected and greeted, so the first move reaches a listening opponent."""
+    seats = await target.new_game()
+    sockets = {}
+    try:
+        for seat in seats:
+            sockets[seat.number] = await target.connect(seat)
+    except BaseException:
+        await asyncio.gather(*(ws.close() for ws in sockets.values()))
+        raise
+    return Table(sockets)
+
+
+class Games:
+    """Keep ``count`` games going until the block exits; a finished (or failed) game is replaced by a new one.
+
+    Each seat replies as soon as its opponent's move arrives, or after ``think()``
+    seconds when given (human pace, which also delays each game's first move).
+    Opening the first ``count`` tables happens on entry, before any measuring.
+    """
+
+    def __init__(self, target: Target, count: int, recorder: Recorder, think: Callable[[], float] | None = None):
+        self.target, self.count, self.recorder, self.think = target, count, recorder, think
+        self.rng = random.Random(count)
+        self.tasks: list[asyncio.Task] = []
+
+    async def __aenter__(self) -> Games:
+        tables = await in_batches(lambda _: self._open(), self.count)
+        self.tasks = [asyncio.create_task(self._keep_playing(table)) for table in tables]
+        return self
+
+    async def __aexit__(self, *exc_info) -> None:
+        self.recorder.closing = True
+        for task in self.tasks:
+            task.cancel()
+        await asyncio.gather(*self.tasks, return_exceptions=True)
+
+    async def _open(self) -> Table | None:
+        try:
+            return await open_table(self.target)
+        except BenchError as error:
+            self.recorder.error(error.kind)
+            return None
+
+    async def _keep_playing(self, table: Table | None) -> None:
+        while True:
+            if table is None:
+                await asyncio.sleep(1)  # the server refused a new game: don't spin against it
+            else:
+                try:
+                    await self._play(table)
+                finally:
+                    await table.close()
+            table = await self._open()
+
+    async def _play(self, table: Table) -> None:
+        """One game to its end; the first error in either seat ends it and is counted once."""
+        try:
+            async with asyncio.TaskGroup() as seats:
+                seats.create_task(self._play_seat(table, 1))
+                seats.create_task(self._play_seat(table, 2))
+        except* BenchError as failed:
+            self.recorder.error(failed.exceptions[0].kind)
+        else:
+            self.recorder.game_finished()
+
+    async def _play_seat(self, table: Table, seat: int) -> None:
+        ws, board, recorder = table.sockets[seat], table.board, self.recorder
+        if seat == 1:
+            await self._pause()
+            await table.move(seat, self.rng)
+        while not board.over:
+            try:
+                async with asyncio.timeout(REPLY_TIMEOUT + (2 if self.think else 0)):
+                    frame = await ws.recv()
+            except TimeoutError:
+                raise BenchError("timeout") from None
+            except ConnectionClosed:
+                raise BenchError("closed") from None
+            arrived = perf_counter()
+            if not self.target.dialect.is_opponent_move(json.loads(frame), seat, board):
+                continue
+            if recorder.measuring:
+                recorder.latencies.append(arrived - table.sent_at)
+            if not board.over:
+                await self._pause()
+                await table.move(seat, self.rng)
+
+    async def _pause(self) -> None:
+        if self.think is not None:
+            await asyncio.sleep(self.think())
+
+
+async def open_idle(target: Target, games: list[tuple[Seat, Seat]], recorder: Recorder) -> list[ClientConnection]:
+    """Both seats of every game connected (and greeted), then left alone; failures are counted."""
+    seats = [seat for pair in games for seat in pair]
+
+    async def open_one(i: int) -> ClientConnection | None:
+        try:
+            return await target.connect(seats[i])
+        except BenchError as error:
+            recorder.error(error.kind)
+            return None
+
+    return [ws for ws in await in_batches(open_one, len(seats)) if ws is not None]
+
+
+async def new_games(target: Target, count: int, recorder: Recorder) -> list[tuple[Seat, Seat]]:
+    """``count`` games with both seats taken, not yet connected."""
+
+    async def new_one(_: int) -> tuple[Seat, Seat] | None:
+        try:
+            return await target.new_game()
+        except BenchError as error:
+            recorder.error(error.kind)
+            return None
+
+    return [pair for pair in await in_batches(new_one, count) if pair is not None]
+
+
+async def close_all(sockets: list[ClientConnection]) -> None:
+    await in_batches(lambda i: sockets[i].close(), len(sockets), batch=500)

@@ -1,0 +1,269 @@
+"""docs/benchmarks.md and docs/images/benchmarks.png, from one run's results.
+
+The page's prose (method, findings) lives in bench/benchmarks.template.md, with
+``$placeholders`` for the generated parts, so a rerun refreshes every figure
+and keeps every word. The chart is drawn by matplotlib on the Agg backend: no
+display needed.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import os
+import platform
+import resource
+import string
+from collections import Counter
+from datetime import UTC, datetime
+from pathlib import Path
+
+import matplotlib
+import psutil
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+
+from bench.scenarios import Plan, Result
+
+ROOT = Path(__file__).resolve().parent.parent
+TEMPLATE = Path(__file__).with_name("benchmarks.template.md")
+DOC = ROOT / "docs" / "benchmarks.md"
+CHART = ROOT / "docs" / "images" / "benchmarks.png"
+
+NAMES = {"ours": "ours", "ws-relay": "websockets relay", "channels-relay": "Channels relay"}
+COLOURS = {"ours": "#c0392b", "ws-relay": "#2471a3", "channels-relay": "#229954"}
+NO_FIGURE = "\u2013"  # an en dash
+TIMES = "\u00d7"
+PACKAGES = ("Django", "channels", "daphne", "channels-redis", "Twisted", "websockets", "uvloop", "psutil")
+
+
+def server_name(result: Result) -> str:
+    name = NAMES[result.server]
+    return f"{name} {TIMES}{result.processes}" if result.processes > 1 else name
+
+
+# ----- Numbers for people ------------------------------------------------------
+
+
+def ms(value: float | None) -> str:
+    if value is None:
+        return NO_FIGURE
+    return f"{value:.1f}" if value < 100 else f"{value:,.0f}"
+
+
+def errors(result: Result) -> str:
+    total = sum(result.errors.values())
+    if not total:
+        return "0"
+    return f"{total} ({', '.join(f'{kind}: {count}' for kind, count in result.errors.most_common())})"
+
+
+def ratio(ours: float | None, theirs: float | None) -> str:
+    if not ours or not theirs:
+        return NO_FIGURE
+    return f"{ours / theirs:.2f}{TIMES}"
+
+
+def has_moves(result: Result) -> bool:
+    return result.scenario != "S3"
+
+
+def summary_line(result: Result) -> str:
+    """One line per result, printed as the run goes."""
+    moves = f"{result.moves_per_second:8,.0f} moves/s" if has_moves(result) else " " * 15
+    latency = (
+        "p50 {} p99 {} max {} ms".format(*(ms(result.latency_ms(q)) for q in (0.5, 0.99, 1.0)))
+        if has_moves(result)
+        else ""
+    )
+    return (
+        f"{result.scenario:5} {result.load:24} {server_name(result):20} {moves}  {latency:34} "
+        f"errors {errors(result)}  CPU: server {result.server_cpu:.0f}% generator {result.generator_cpu:.0f}% "
+        f"machine {result.machine_cpu:.0f}%  "
+        f"RSS {result.rss / 1e6:,.0f} MB ({result.rss_per_socket / 1e3:.1f} KB/socket)"
+    )
+
+
+# ----- Tables --------------------------------------------------------------------
+
+
+def table(header: list[str], rows: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join(" --- " for _ in header) + "|"]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def results_table(results: list[Result]) -> str:
+    header = ["Scenario", "Load", "Server", "Moves/s", "p50 ms", "p99 ms", "max ms", "Errors", "Games finished"]
+    header += ["Server CPU", "Generator CPU", "Machine CPU", "Server RSS", "RSS/socket"]
+    rows = []
+    for r in results:
+        played = has_moves(r)
+        rows.append(
+            [
+                r.scenario,
+                r.load,
+                server_name(r),
+                f"{r.moves_per_second:,.0f}" if played else NO_FIGURE,
+                *(ms(r.latency_ms(q)) for q in (0.5, 0.99, 1.0)),
+                errors(r),
+                f"{r.games_finished:,}" if played else NO_FIGURE,
+                f"{r.server_cpu:.0f}%",
+                f"{r.generator_cpu:.0f}%",
+                f"{r.machine_cpu:.0f}%",
+                f"{r.rss / 1e6:,.0f} MB",
+                f"{r.rss_per_socket / 1e3:.1f} KB",
+            ]
+        )
+    return table(header, rows)
+
+
+def find(results: list[Result], scenario: str, load: str, server: str) -> Result | None:
+    return next((r for r in results if (r.scenario, r.load, r.server) == (scenario, load, server)), None)
+
+
+def ratios_table(results: list[Result]) -> str:
+    """Ours divided by each baseline under the same load. Over 1 is more moves, or more milliseconds or bytes."""
+    header = ["Scenario", "Load", "Figure", "÷ websockets relay", "÷ Channels relay"]
+    rows = []
+    for ours in (r for r in results if r.server == "ours"):
+        ws, channels = (find(results, ours.scenario, ours.load, kind) for kind in ("ws-relay", "channels-relay"))
+        if has_moves(ours):
+            figures = [
+                ("moves/s", lambda r: r.moves_per_second),
+                ("p50 latency", lambda r: r.latency_ms(0.5)),
+                ("p99 latency", lambda r: r.latency_ms(0.99)),
+            ]
+        else:
+            figures = [("RSS/socket", lambda r: r.rss_per_socket)]
+        for label, figure in figures:
+            cells = [ratio(figure(ours), figure(base)) if base else "n/a" for base in (ws, channels)]
+            rows.append([ours.scenario, ours.load, label, *cells])
+    return table(header, rows)
+
+
+def targets_table(results: list[Result]) -> str:
+    """The issue's four targets for our server, judged on this run's figures."""
+
+    def verdict(met: bool | None) -> str:
+        return "not measured" if met is None else "**met**" if met else "**not met**"
+
+    rows = []
+    s1 = {(r.server, r.games): r for r in results if r.scenario == "S1"}
+    ours, channels = s1.get(("ours", 100)), s1.get(("channels-relay", 100))
+    if ours and channels:
+        measured = f"{ours.moves_per_second:,.0f} vs {channels.moves_per_second:,.0f} moves/s"
+        met = ours.moves_per_second >= channels.moves_per_second
+    else:
+        measured, met = NO_FIGURE, None
+    rows.append(["S1 G=100, one process: moves/s ≥ the naive Channels relay's", measured, verdict(met)])
+
+    s2 = next((r for r in results if r.scenario == "S2" and r.server == "ours"), None)
+    if s2:
+        p99 = s2.latency_ms(0.99)
+        measured = f"p99 {ms(p99)} ms, {sum(s2.errors.values())} errors ({s2.load})"
+        met = p99 is not None and p99 <= 25 and not s2.errors
+    else:
+        measured, met = NO_FIGURE, None
+    rows.append(["S2: p99 ≤ 25 ms with no errors", measured, verdict(met)])
+
+    s3 = next((r for r in results if r.scenario == "S3" and r.server == "ours"), None)
+    measured = f"{s3.rss_per_socket / 1e3:.1f} KB ({s3.load})" if s3 else NO_FIGURE
+    rows.append(["S3: ≤ 25 KB per idle connection", measured, verdict(s3 and s3.rss_per_socket <= 25_000)])
+
+    s4 = next((r for r in results if r.scenario == "S4/S1" and r.server == "ours" and r.games == 100), None)
+    if s4 and ours:
+        per_process = s4.moves_per_second / s4.processes
+        share = per_process / ours.moves_per_second if ours.moves_per_second else 0
+        measured = f"{per_process:,.0f} moves/s per process = {share:.0%} of {ours.moves_per_second:,.0f}"
+        met = share >= 0.6
+    else:
+        measured, met = NO_FIGURE, None
+    target = "S4 (G=100): Redis mode keeps ≥ 60% of one in-memory process's S1 throughput, per process"
+    rows.append([target, measured, verdict(met)])
+    return table(["Target", "Measured", "Verdict"], rows)
+
+
+def machine_table() -> str:
+    cpuinfo = Path("/proc/cpuinfo").read_text().splitlines()
+    cpu = next((line.split(":", 1)[1].strip() for line in cpuinfo if line.startswith("model name")), "unknown")
+    rows = [
+        ["CPU", cpu],
+        ["Cores", f"{os.cpu_count()} logical, {psutil.cpu_count(logical=False)} physical"],
+        ["RAM", f"{psutil.virtual_memory().total / 2**30:.1f} GiB"],
+        ["OS", platform.platform()],
+        ["Open files per process", f"{resource.getrlimit(resource.RLIMIT_NOFILE)[0]:,}"],
+        ["Python", platform.python_version()],
+    ]
+    rows += [[package, importlib.metadata.version(package)] for package in PACKAGES]
+    return table(["", ""], rows)
+
+
+def plan_text(plan: Plan) -> str:
+    return (
+        f"S1 at G = {', '.join(f'{g:,}' for g in plan.saturation_games)}, {plan.saturation_seconds:g} s each; "
+        f"S2 with {plan.human_games:,} games for {plan.human_seconds:g} s; "
+        f"S3 with {plan.idle_sockets:,} sockets, idle for {plan.idle_seconds:g} s; "
+        f"S4 at G = {', '.join(f'{g:,}' for g in plan.scale_out_games)} and S2's size. "
+        f"Each measured window follows a {plan.warmup_seconds:g} s warm-up."
+    )
+
+
+# ----- The chart ---------------------------------------------------------------
+
+
+def chart(results: list[Result], path: Path) -> None:
+    """S1 and S4/S1: latency percentiles (left) and throughput (right) against concurrent games."""
+    series: dict[tuple[str, int], list[Result]] = {}
+    for r in results:
+        if r.scenario in ("S1", "S4/S1"):
+            series.setdefault((r.server, r.processes), []).append(r)
+    figure, (latency, throughput) = plt.subplots(1, 2, figsize=(12, 4.8), layout="constrained")
+    for (server, processes), points in series.items():
+        points.sort(key=lambda r: r.games)
+        games = [r.games for r in points]
+        name, colour = server_name(points[0]), COLOURS[server]
+        style = "--" if processes > 1 else "-"
+        for quantile, marker in ((0.5, "o"), (0.99, "^")):
+            values = [r.latency_ms(quantile) for r in points]
+            latency.plot(games, values, style, marker=marker, color=colour, label=f"{name} p{quantile * 100:.0f}")
+        throughput.plot(games, [r.moves_per_second for r in points], style, marker="o", color=colour, label=name)
+    for axes, title, unit in (
+        (latency, "Move-to-opponent latency (S1)", "milliseconds"),
+        (throughput, "Throughput (S1)", "moves per second"),
+    ):
+        axes.set(xscale="log", yscale="log", title=title, xlabel="concurrent games (G)", ylabel=unit)
+        axes.grid(True, which="both", alpha=0.3)
+        axes.legend(fontsize="small")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+
+
+def traceback_notes(results: list[Result]) -> list[str]:
+    """One note per result whose server logged tracebacks, each distinct exception counted."""
+    notes = []
+    for r in results:
+        if r.tracebacks:
+            kinds = ", ".join(f"`{line}` ({count}{TIMES})" for line, count in Counter(r.tracebacks).most_common())
+            notes.append(f"{server_name(r)} logged {len(r.tracebacks)} tracebacks in {r.scenario} ({r.load}): {kinds}")
+    return notes
+
+
+# ----- The page ------------------------------------------------------------------
+
+
+def write(results: list[Result], notes: list[str], plan: Plan, command: str, started: float, seconds: float) -> None:
+    chart(results, CHART)
+    page = string.Template(TEMPLATE.read_text()).substitute(
+        date=datetime.fromtimestamp(started, UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        command=command,
+        duration=f"{seconds / 60:.1f} minutes",
+        plan=plan_text(plan),
+        machine=machine_table(),
+        targets=targets_table(results),
+        results=results_table(results),
+        ratios=ratios_table(results),
+        notes="\n".join(f"- {note}" for note in [*notes, *traceback_notes(results)]) or "- Nothing unusual.",
+    )
+    DOC.write_text(page)

@@ -1,0 +1,243 @@
+"""The scenarios S1-S4, the measured window they share, and the plan of one run.
+
+S1 saturation: G games, every seat answering at once. S2 human pace: many games,
+every seat pausing about a second. S3 idle capacity: sockets opened and left
+alone. S4 scale-out: S1 and S2 against two processes on Redis + PostgreSQL, the
+two seats of every game on different processes. Every scenario runs against a
+freshly started deployment of each server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections import Counter
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import psutil
+
+from bench import loadgen
+from bench.servers import ALONE, Backing, Deployment, deployed, postgres_database, scale_out_backends
+
+
+@dataclass(frozen=True)
+class Plan:
+    """How big and how long each scenario is in one mode of the tool."""
+
+    saturation_games: tuple[int, ...]
+    saturation_seconds: float
+    human_games: int
+    human_seconds: float
+    idle_sockets: int
+    idle_seconds: float
+    warmup_seconds: float
+    scale_out_games: tuple[int, ...]
+
+
+QUICK = Plan(
+    saturation_games=(1, 100),
+    saturation_seconds=5,
+    human_games=100,
+    human_seconds=6,
+    idle_sockets=2000,
+    idle_seconds=2,
+    warmup_seconds=1.5,
+    scale_out_games=(100,),
+)
+FULL = Plan(
+    saturation_games=(1, 100, 1000),
+    saturation_seconds=30,
+    human_games=2000,
+    human_seconds=60,
+    idle_sockets=10_000,
+    idle_seconds=20,
+    warmup_seconds=5,
+    scale_out_games=(100, 1000),
+)
+SMOKE = Plan(  # S1 only
+    saturation_games=(10,),
+    saturation_seconds=5,
+    human_games=0,
+    human_seconds=0,
+    idle_sockets=0,
+    idle_seconds=0,
+    warmup_seconds=1,
+    scale_out_games=(),
+)
+SCENARIOS = ("S1", "S2", "S3", "S4")
+
+
+@dataclass
+class Result:
+    """One scenario against one server: every figure the report shows."""
+
+    scenario: str  # S1, S2, S3, S4/S1 or S4/S2
+    load: str  # what was applied, for people: "G=100", "250 games", "2,000 sockets"
+    games: int  # concurrent games (S3: games whose seats are connected)
+    sockets: int
+    server: str  # a deployment kind, see bench.servers.KINDS
+    processes: int
+    seconds: float  # length of the measured window
+    latencies: list[float]  # seconds, one per move seen by the opponent inside the window
+    errors: Counter
+    games_finished: int
+    server_cpu: float  # % of one core, all server processes together
+    generator_cpu: float  # % of one core
+    machine_cpu: float  # % of all cores, everything on the machine
+    rss: int  # bytes, all server processes together, at the end of the window
+    rss_per_socket: float  # bytes: (RSS at the end - RSS before connecting) / sockets
+    tracebacks: list[str] = field(default_factory=list)
+
+    @property
+    def moves_per_second(self) -> float:
+        return len(self.latencies) / self.seconds if self.seconds else 0.0
+
+    def latency_ms(self, quantile: float) -> float | None:
+        """Nearest-rank percentile (1.0 is the maximum), in milliseconds; None without samples."""
+        if not self.latencies:
+            return None
+        ordered = sorted(self.latencies)
+        return 1000 * ordered[min(len(ordered) - 1, int(quantile * len(ordered)))]
+
+
+@dataclass
+class Window:
+    """What the servers and the machine did during the measured window."""
+
+    seconds: float
+    server_cpu: float
+    generator_cpu: float
+    machine_cpu: float
+    rss: int
+
+
+async def measure(deployment: Deployment, recorder: loadgen.Recorder, seconds: float) -> Window:
+    """Let the load run for ``seconds`` with the recorder on, reading CPU time before and after."""
+    server_before, generator_before = deployment.cpu_seconds(), time.process_time()
+    psutil.cpu_percent()  # the next call reports the machine's load since this one
+    started = time.perf_counter()
+    recorder.measuring = True
+    await asyncio.sleep(seconds)
+    recorder.measuring = False
+    elapsed = time.perf_counter() - started
+    return Window(
+        seconds=elapsed,
+        server_cpu=100 * (deployment.cpu_seconds() - server_before) / elapsed,
+        generator_cpu=100 * (time.process_time() - generator_before) / elapsed,
+        machine_cpu=psutil.cpu_percent(),
+        rss=deployment.rss(),
+    )
+
+
+def _result(scenario, load, games, sockets, deployment, window, recorder, rss_before) -> Result:
+    return Result(
+        scenario=scenario,
+        load=load,
+        games=games,
+        sockets=sockets,
+        server=deployment.kind,
+        processes=len(deployment.processes),
+        seconds=window.seconds,
+        latencies=recorder.latencies,
+        errors=recorder.errors,
+        games_finished=recorder.games_finished,
+        server_cpu=window.server_cpu,
+        generator_cpu=window.generator_cpu,
+        machine_cpu=window.machine_cpu,
+        rss=window.rss,
+        rss_per_socket=(window.rss - rss_before) / sockets if sockets else 0.0,
+    )
+
+
+async def play(deployment: Deployment, scenario: str, games: int, plan: Plan, human: bool) -> Result:
+    """S1 (``human`` false) or S2: keep ``games`` going, warm up, then measure."""
+    recorder = loadgen.Recorder()
+    rss_before = deployment.rss()
+    rng = random.Random(games)
+    think = (lambda: rng.uniform(0.5, 1.5)) if human else None
+    async with loadgen.Games(deployment.target, games, recorder, think):
+        await asyncio.sleep(plan.warmup_seconds)
+        window = await measure(deployment, recorder, plan.human_seconds if human else plan.saturation_seconds)
+    load = f"{games:,} games, ~1 s per move" if human else f"G={games:,}"
+    return _result(scenario, load, games, 2 * games, deployment, window, recorder, rss_before)
+
+
+async def idle(deployment: Deployment, plan: Plan) -> Result:
+    """S3: open both seats of ``idle_sockets / 2`` games, then leave them alone and count survivors.
+
+    The games are created first (our server's JSON API) and one socket is opened
+    and closed, so the RSS difference is what the idle sockets themselves cost.
+    """
+    recorder = loadgen.Recorder()
+    pairs = await loadgen.new_games(deployment.target, plan.idle_sockets // 2, recorder)
+    await loadgen.close_all(await loadgen.open_idle(deployment.target, pairs[:1], recorder))
+    await asyncio.sleep(0.5)
+    rss_before = deployment.rss()
+    sockets = await loadgen.open_idle(deployment.target, pairs, recorder)
+    await asyncio.sleep(1)  # let the last hellos and presence updates settle
+    window = await measure(deployment, recorder, plan.idle_seconds)
+    if closed := sum(ws.close_code is not None for ws in sockets):
+        recorder.errors["closed while idle"] += closed
+    recorder.closing = True
+    await loadgen.close_all(sockets)
+    load = f"{len(sockets):,} sockets"
+    return _result("S3", load, len(pairs), len(sockets), deployment, window, recorder, rss_before)
+
+
+@dataclass
+class Run:
+    """One run of the tool: the plan, the servers to compare, and where results and notes go."""
+
+    plan: Plan
+    scenarios: set[str]  # some of SCENARIOS
+    kinds: tuple[str, ...]
+    workdir: Path  # servers' databases and logs
+    on_result: Callable[[Result], None]  # hears of each result as it lands
+    redis_url: str
+    postgres_url: str
+    results: list[Result] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    async def all(self) -> list[Result]:
+        """Every scenario of the plan against every server, S1 to S4."""
+        plan, wanted = self.plan, self.scenarios
+        for games in plan.saturation_games if "S1" in wanted else ():
+            await self.against_each(lambda d, g=games: play(d, "S1", g, plan, human=False))
+        if "S2" in wanted:
+            await self.against_each(lambda d: play(d, "S2", plan.human_games, plan, human=True))
+        if "S3" in wanted:
+            await self.against_each(lambda d: idle(d, plan))
+        if "S4" in wanted:
+            await self.scale_out()
+        return self.results
+
+    async def scale_out(self) -> None:
+        """S4: S1 and S2 on two processes sharing Redis (and a fresh PostgreSQL database for ours)."""
+        try:
+            versions = scale_out_backends(self.redis_url, self.postgres_url)
+        except ConnectionError as error:
+            self.notes.append(f"S4 (scale-out) was skipped: {error}.")
+            return
+        self.notes.append(
+            f"S4 used Redis {versions['Redis']} ({self.redis_url}) and PostgreSQL {versions['PostgreSQL']}."
+        )
+        plan = self.plan
+        with postgres_database(self.postgres_url) as database_url:
+            backing = Backing(processes=2, redis_url=self.redis_url, database_url=database_url)
+            for games in plan.scale_out_games:
+                await self.against_each(lambda d, g=games: play(d, "S4/S1", g, plan, human=False), backing)
+            await self.against_each(lambda d: play(d, "S4/S2", plan.human_games, plan, human=True), backing)
+
+    async def against_each(self, scenario: Callable[[Deployment], Awaitable[Result]], backing=ALONE) -> None:
+        """``scenario`` once per server kind, each on a fresh deployment (the websockets relay only alone)."""
+        for kind in self.kinds:
+            if kind == "ws-relay" and backing.processes > 1:
+                continue  # it has no channel layer to span processes
+            with deployed(kind, self.workdir, backing) as deployment:
+                result = await scenario(deployment)
+            result.tracebacks = deployment.tracebacks()
+            self.on_result(result)
+            self.results.append(result)

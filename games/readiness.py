@@ -1,0 +1,44 @@
+"""What ``/readyz`` checks: can this process reach the database and the channel layer right now?
+
+``/healthz`` only says the process answers; a load balancer should send players
+here only when both checks pass, since a move needs the one and its broadcast the other.
+"""
+
+import asyncio
+
+from channels.db import database_sync_to_async
+from channels.layers import get_channel_layer
+from django.db import connection
+
+TIMEOUT_SECONDS = 2
+
+
+@database_sync_to_async
+def _query_database() -> None:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+
+
+async def _round_trip_channel_layer() -> None:
+    """A message to a fresh channel of our own and back: the path every broadcast takes."""
+    layer = get_channel_layer()
+    channel = await layer.new_channel("readyz")
+    await layer.send(channel, {"type": "readyz.ping"})
+    message = await layer.receive(channel)
+    if message.get("type") != "readyz.ping":
+        raise RuntimeError("the channel layer returned another message")
+
+
+async def _check(probe) -> str:
+    try:
+        async with asyncio.timeout(TIMEOUT_SECONDS):
+            await probe()
+    except Exception as error:  # any failure means "not ready"; the reason is for operators
+        return f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
+    return "ok"
+
+
+async def checks() -> dict[str, str]:
+    """Each dependency and "ok" or why it failed."""
+    database, layer = await asyncio.gather(_check(_query_database), _check(_round_trip_channel_layer))
+    return {"database": database, "channel_layer": layer}
