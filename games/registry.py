@@ -185,7 +185,9 @@ def _release(live: LiveGame) -> None:
 
 async def _catch_up(live: LiveGame) -> None:
     """Fold in events another process committed since we last looked."""
-    events, live.token_hashes = await database_sync_to_async(store.catch_up)(live.id, live.match.seq)
+    events, token_hashes = await database_sync_to_async(store.catch_up)(live.id, live.match.seq)
+    if token_hashes is not None:
+        live.token_hashes = token_hashes
     for event in events:
         live.match = apply_event(live.match, event)
         live.history.append(public_event(event, live.match))
@@ -359,7 +361,7 @@ async def rematch(game_id: str, seat: int | None) -> dict:
 
 # Presence changes this close together go out as one broadcast: a crowd arriving at
 # once would otherwise cost every member a message for every arrival.
-PRESENCE_BATCH_SECONDS = 0.1
+PRESENCE_BATCH_SECONDS = 0.5
 _presence_queue: dict[str, store.Presence] = {}  # game ID -> newest count not yet broadcast
 _presence_senders: dict[str, asyncio.Task] = {}
 

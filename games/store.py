@@ -8,10 +8,11 @@ when several server processes hold the same game in memory.
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -95,10 +96,12 @@ def token_hashes(game: Game) -> dict[int, str]:
     return {1: game.seat1_token_hash, 2: game.seat2_token_hash}
 
 
-def catch_up(game_id: str, seq: int) -> tuple[list[Event], dict[int, str]]:
-    """Events after ``seq`` and the seat token hashes as they now stand (a join may be among the events)."""
-    game = Game.objects.get(pk=game_id)
-    return events_after(game_id, seq), token_hashes(game)
+def catch_up(game_id: str, seq: int) -> tuple[list[Event], dict[int, str] | None]:
+    """Events after ``seq``, and the seat token hashes if a join is among them (else None)."""
+    events = events_after(game_id, seq)
+    if not any(event.kind == "joined" for event in events):
+        return events, None
+    return events, token_hashes(Game.objects.get(pk=game_id))
 
 
 def events_after(game_id: str, seq: int) -> list[Event]:
@@ -151,6 +154,17 @@ def read_game(game_id: str) -> tuple[Game, Match, list[dict]] | None:
 # ----- Presence, shared by every server process ---------------------------------
 
 
+@contextmanager
+def _soft_state():
+    """A transaction for presence. It is soft state (a dead process's rows are reaped anyway), so
+    on PostgreSQL its commit need not wait for the disk; a move's commit always does."""
+    with transaction.atomic():
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SET LOCAL synchronous_commit TO OFF")
+        yield
+
+
 def _count(game: Game, alive_since: datetime) -> Presence:
     seats = list(
         Connection.objects.filter(game_id=game.id, server__seen_at__gte=alive_since).values_list("seat", flat=True)
@@ -190,7 +204,7 @@ def _recount(game_id: str, alive_since: datetime, left_at: datetime | None = Non
 
 def recount(game_id: str, alive_since: datetime) -> Presence | None:
     """Presence after a change that is not a connection (play starting, say)."""
-    with transaction.atomic():
+    with _soft_state():
         return _recount(game_id, alive_since)
 
 
@@ -198,17 +212,23 @@ def connect(
     channel_name: str, game_id: str, server_id: str, seat: int | None, alive_since: datetime
 ) -> Presence | None:
     """Record (or re-seat) a greeted connection and return the game's presence."""
-    with transaction.atomic():
+    try:
+        with _soft_state():
+            Connection.objects.bulk_create(
+                [Connection(channel_name=channel_name, game_id=game_id, server_id=server_id, seat=seat)],
+                update_conflicts=True,
+                unique_fields=["channel_name"],
+                update_fields=["game", "server", "seat"],
+            )
+            return _recount(game_id, alive_since)
+    except IntegrityError:  # the server row is gone: others reaped this process while it was busy
         if not Server.objects.filter(pk=server_id).exists():
-            raise ServerGone(server_id)
-        Connection.objects.update_or_create(
-            channel_name=channel_name, defaults={"game_id": game_id, "server_id": server_id, "seat": seat}
-        )
-        return _recount(game_id, alive_since)
+            raise ServerGone(server_id) from None
+        raise
 
 
 def disconnect(channel_name: str, game_id: str, alive_since: datetime) -> Presence | None:
-    with transaction.atomic():
+    with _soft_state():
         Connection.objects.filter(channel_name=channel_name).delete()
         return _recount(game_id, alive_since)
 
@@ -224,7 +244,7 @@ def heartbeat(server_id: str) -> bool:
 
 def restore_connections(server_id: str, connections: list[tuple[str, str, int | None]]) -> None:
     """Put back the rows of a process that was wrongly reaped: (channel name, game ID, seat) each."""
-    with transaction.atomic():
+    with _soft_state():
         Connection.objects.filter(server_id=server_id).delete()
         Connection.objects.bulk_create(
             [Connection(channel_name=c, game_id=g, server_id=server_id, seat=s) for c, g, s in connections],
@@ -236,7 +256,7 @@ def reap_dead_servers(alive_since: datetime) -> dict[str, Presence]:
     """Forget processes that stopped beating and their connections; the games they touched, recounted."""
     changed = {}
     for server in Server.objects.filter(seen_at__lt=alive_since):
-        with transaction.atomic():
+        with _soft_state():
             game_ids = set(Connection.objects.filter(server=server).values_list("game_id", flat=True))
             server.delete()  # its connections go with it
             for game_id in game_ids:

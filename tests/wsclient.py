@@ -140,6 +140,7 @@ async def play_out(player: Player, timeout: float = 120) -> None:
     """Play this seat (or watch) to the end, as a browser does: on any drop, reconnect and resend the
     unacknowledged move."""
     pending: dict | None = None
+    known = 0  # the server's seq as of its last answer: the ack can come before the event itself
     async with asyncio.timeout(timeout):
         while player.state.get("status") not in OVER:
             try:
@@ -147,15 +148,15 @@ async def play_out(player: Player, timeout: float = 120) -> None:
                     await player.connect()
                     if pending is not None:
                         await player.send(pending)
-                if pending is None and player.my_turn:
+                if pending is None and player.my_turn and player.seq >= known:
                     pending = {"type": "move", "column": player.choose(), "move_id": uuid.uuid4().hex}
                     await player.send(pending)
                 message = await player.receive(timeout=5)
                 if message["type"] == "ack" and pending and message["move_id"] == pending["move_id"]:
-                    pending = None
+                    pending, known = None, message["seq"]
                 elif message["type"] == "error":
                     assert message["code"] in LOST_RACE, message
-                    pending = None
+                    pending, known = None, message["seq"]
             except (ConnectionClosed, InvalidHandshake, OSError, TimeoutError):
                 # The process died, the layer restarted, or events stopped: start again from the welcome.
                 if player.ws is not None:
