@@ -9,6 +9,10 @@ is already committed, and a crash loses nothing that was shown.
 Actions on one game are serialised by its lock. The database stays the arbiter
 between processes: an append only succeeds from the sequence number it was
 decided against; a loser catches up from the log and decides again.
+
+With several processes each registry is a cache. Every broadcast carries the
+committed event, so every process folds it in (a gap is filled from the log);
+presence is counted in the database from rows of every live process.
 """
 
 from __future__ import annotations
