@@ -82,12 +82,19 @@ TEMPLATES = [
 DATABASES = {
     "default": dj_database_url.config(
         default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}",
-        # Keep connections open: every move is a transaction, and opening a PostgreSQL
-        # connection costs more than the move itself. Health checks replace broken ones.
-        conn_max_age=int(os.environ.get("DJANGO_CONN_MAX_AGE", "600")),
-        conn_health_checks=True,
+        conn_max_age=int(os.environ.get("DJANGO_CONN_MAX_AGE", "0")),
     )
 }
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # A pool: opening a PostgreSQL connection costs more than a move, and under ASGI every
+    # HTTP request runs its database work on a thread of its own, so per-thread persistent
+    # connections would pile up.
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": 2,
+        "max_size": int(os.environ.get("DJANGO_DB_POOL_SIZE") or 20),
+        "timeout": 10,
+    }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # WAL lets readers proceed while a move commits; IMMEDIATE avoids lock upgrades.
     DATABASES["default"]["OPTIONS"] = {
