@@ -29,10 +29,11 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake
 
 HOST = "127.0.0.1"
 COLUMNS, ROWS = 7, 6
-# Connections opened at once while ramping up: under the accept backlog of 50 that
-# daphne gets from Twisted, so a burst of connects never waits out a SYN retry.
-RAMP_BATCH = 50
-# How long a seat waits for its opponent's move (beyond any thinking) before it counts a timeout.
+# Games or connections opened at once while ramping up: well under the accept backlog of
+# 50 that daphne gets from Twisted (a burst of connects never waits out a SYN retry), and
+# few enough API calls at once that a server's database connections are not the limit.
+RAMP_BATCH = 25
+# How long a seat waits for its opponent's move (thinking included) before it counts a timeout.
 REPLY_TIMEOUT = 30.0
 
 
@@ -97,10 +98,11 @@ async def post_json(port: int, path: str) -> dict:
         finally:
             writer.close()
     except OSError as error:
-        raise BenchError("http") from error
+        raise BenchError(f"HTTP ({type(error).__name__})") from error
     head, _, body = response.partition(b"\r\n\r\n")
-    if not head.startswith(b"HTTP/") or head.split(b" ", 2)[1][:1] != b"2":
-        raise BenchError("http")
+    status = head.split(b" ", 2)[1].decode() if head.startswith(b"HTTP/") else "no answer"
+    if not status.startswith("2"):
+        raise BenchError(f"HTTP {status}")
     return json.loads(body)
 
 
@@ -176,7 +178,7 @@ class Target:
                 proxy=None,
             )
         except (OSError, InvalidHandshake, TimeoutError) as error:
-            raise BenchError("connect") from error
+            raise BenchError(f"connect ({type(error).__name__})") from error
         try:
             await self.dialect.greet(ws, seat)
         except BaseException:
@@ -187,9 +189,9 @@ class Target:
 
 @dataclass
 class Recorder:
-    """What a run saw. Latencies count inside the measured window only; errors until teardown begins."""
+    """What a run saw: errors from the first connection until teardown begins, the rest inside the window."""
 
-    latencies: list[float] = field(default_factory=list)
+    latencies: list[float] = field(default_factory=list)  # seconds, one per move that reached the opponent
     errors: Counter = field(default_factory=Counter)
     games_finished: int = 0
     measuring: bool = False
@@ -200,7 +202,7 @@ class Recorder:
             self.errors[kind] += 1
 
     def game_finished(self) -> None:
-        if not self.closing:
+        if self.measuring:
             self.games_finished += 1
 
 
@@ -243,6 +245,11 @@ async def open_table(target: Target) -> Table:
     return Table(sockets)
 
 
+async def prime(target: Target) -> None:
+    """Open and close one game, so a server's first-use costs (imports, caches) come before any baseline."""
+    await (await open_table(target)).close()
+
+
 class Games:
     """Keep ``count`` games going until the block exits; a finished (or failed) game is replaced by a new one.
 
@@ -265,7 +272,9 @@ class Games:
         self.recorder.closing = True
         for task in self.tasks:
             task.cancel()
-        await asyncio.gather(*self.tasks, return_exceptions=True)
+        ended = await asyncio.gather(*self.tasks, return_exceptions=True)
+        if bugs := [outcome for outcome in ended if isinstance(outcome, Exception)]:
+            raise bugs[0]  # not a server's fault (those are BenchErrors, counted): a bug here
 
     async def _open(self) -> Table | None:
         try:
@@ -297,18 +306,23 @@ class Games:
             self.recorder.game_finished()
 
     async def _play_seat(self, table: Table, seat: int) -> None:
+        try:
+            await self._take_turns(table, seat)
+        except TimeoutError:
+            raise BenchError("timeout") from None
+        except ConnectionClosed:
+            raise BenchError("closed") from None
+        except (KeyError, ValueError):
+            raise BenchError("unexpected frame") from None
+
+    async def _take_turns(self, table: Table, seat: int) -> None:
         ws, board, recorder = table.sockets[seat], table.board, self.recorder
         if seat == 1:
             await self._pause()
             await table.move(seat, self.rng)
         while not board.over:
-            try:
-                async with asyncio.timeout(REPLY_TIMEOUT + (2 if self.think else 0)):
-                    frame = await ws.recv()
-            except TimeoutError:
-                raise BenchError("timeout") from None
-            except ConnectionClosed:
-                raise BenchError("closed") from None
+            async with asyncio.timeout(REPLY_TIMEOUT):
+                frame = await ws.recv()
             arrived = perf_counter()
             if not self.target.dialect.is_opponent_move(json.loads(frame), seat, board):
                 continue

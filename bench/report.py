@@ -246,8 +246,27 @@ def traceback_notes(results: list[Result]) -> list[str]:
     for r in results:
         if r.tracebacks:
             kinds = ", ".join(f"`{line}` ({count}{TIMES})" for line, count in Counter(r.tracebacks).most_common())
-            notes.append(f"{server_name(r)} logged {len(r.tracebacks)} tracebacks in {r.scenario} ({r.load}): {kinds}")
+            count = f"{len(r.tracebacks)} traceback{'s' if len(r.tracebacks) > 1 else ''}"
+            notes.append(f"{server_name(r)} logged {count} in {r.scenario} ({r.load}): {kinds}")
     return notes
+
+
+def busy_machine_notes(results: list[Result]) -> list[str]:
+    """A note when something besides the servers and the generator took CPU during the windows."""
+    cores = os.cpu_count() or 1
+    others = [
+        r.machine_cpu * cores - r.server_cpu - r.generator_cpu
+        for r in results
+        if not r.scenario.startswith("S4")  # there Redis and PostgreSQL are meant to work
+    ]
+    busy = [other for other in others if other > 25]
+    if not busy:
+        return []
+    return [
+        f"Other processes were busy: in {len(busy)} of {len(others)} windows outside S4 they took more than "
+        f"a quarter of a core (up to {max(busy):.0f}% of one; compare Machine CPU with the rest). "
+        "A quiet machine would give higher figures."
+    ]
 
 
 # ----- The page ------------------------------------------------------------------
@@ -264,6 +283,6 @@ def write(results: list[Result], notes: list[str], plan: Plan, command: str, sta
         targets=targets_table(results),
         results=results_table(results),
         ratios=ratios_table(results),
-        notes="\n".join(f"- {note}" for note in [*notes, *traceback_notes(results)]) or "- Nothing unusual.",
+        notes="\n".join(f"- {note}" for note in [*notes, *busy_machine_notes(results), *traceback_notes(results)]),
     )
     DOC.write_text(page)

@@ -15,6 +15,7 @@ import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 import psutil
@@ -39,12 +40,12 @@ class Plan:
 
 QUICK = Plan(
     saturation_games=(1, 100),
-    saturation_seconds=5,
+    saturation_seconds=4,
     human_games=100,
-    human_seconds=6,
+    human_seconds=5,
     idle_sockets=2000,
     idle_seconds=2,
-    warmup_seconds=1.5,
+    warmup_seconds=1,
     scale_out_games=(100,),
 )
 FULL = Plan(
@@ -89,18 +90,21 @@ class Result:
     machine_cpu: float  # % of all cores, everything on the machine
     rss: int  # bytes, all server processes together, at the end of the window
     rss_per_socket: float  # bytes: (RSS at the end - RSS before connecting) / sockets
-    tracebacks: list[str] = field(default_factory=list)
+    tracebacks: list[str]  # the exception line of each, as the servers logged them
 
     @property
     def moves_per_second(self) -> float:
         return len(self.latencies) / self.seconds if self.seconds else 0.0
 
+    @cached_property
+    def _ordered(self) -> list[float]:
+        return sorted(self.latencies)
+
     def latency_ms(self, quantile: float) -> float | None:
         """Nearest-rank percentile (1.0 is the maximum), in milliseconds; None without samples."""
-        if not self.latencies:
+        if not self._ordered:
             return None
-        ordered = sorted(self.latencies)
-        return 1000 * ordered[min(len(ordered) - 1, int(quantile * len(ordered)))]
+        return 1000 * self._ordered[min(len(self._ordered) - 1, int(quantile * len(self._ordered)))]
 
 
 @dataclass
@@ -112,6 +116,7 @@ class Window:
     generator_cpu: float
     machine_cpu: float
     rss: int
+    tracebacks: list[str]  # logged by the servers so far; teardown's noise (sends to sockets just closed) comes later
 
 
 async def measure(deployment: Deployment, recorder: loadgen.Recorder, seconds: float) -> Window:
@@ -129,10 +134,20 @@ async def measure(deployment: Deployment, recorder: loadgen.Recorder, seconds: f
         generator_cpu=100 * (time.process_time() - generator_before) / elapsed,
         machine_cpu=psutil.cpu_percent(),
         rss=deployment.rss(),
+        tracebacks=deployment.tracebacks(),
     )
 
 
-def _result(scenario, load, games, sockets, deployment, window, recorder, rss_before) -> Result:
+def _result(
+    scenario: str,
+    load: str,
+    games: int,
+    sockets: int,
+    deployment: Deployment,
+    window: Window,
+    recorder: loadgen.Recorder,
+    rss_before: int,
+) -> Result:
     return Result(
         scenario=scenario,
         load=load,
@@ -149,12 +164,14 @@ def _result(scenario, load, games, sockets, deployment, window, recorder, rss_be
         machine_cpu=window.machine_cpu,
         rss=window.rss,
         rss_per_socket=(window.rss - rss_before) / sockets if sockets else 0.0,
+        tracebacks=window.tracebacks,
     )
 
 
 async def play(deployment: Deployment, scenario: str, games: int, plan: Plan, human: bool) -> Result:
     """S1 (``human`` false) or S2: keep ``games`` going, warm up, then measure."""
     recorder = loadgen.Recorder()
+    await loadgen.prime(deployment.target)
     rss_before = deployment.rss()
     rng = random.Random(games)
     think = (lambda: rng.uniform(0.5, 1.5)) if human else None
@@ -168,13 +185,12 @@ async def play(deployment: Deployment, scenario: str, games: int, plan: Plan, hu
 async def idle(deployment: Deployment, plan: Plan) -> Result:
     """S3: open both seats of ``idle_sockets / 2`` games, then leave them alone and count survivors.
 
-    The games are created first (our server's JSON API) and one socket is opened
-    and closed, so the RSS difference is what the idle sockets themselves cost.
+    The games are created (through our server's JSON API) before the first RSS
+    reading, so the difference is what the idle sockets themselves cost.
     """
     recorder = loadgen.Recorder()
     pairs = await loadgen.new_games(deployment.target, plan.idle_sockets // 2, recorder)
-    await loadgen.close_all(await loadgen.open_idle(deployment.target, pairs[:1], recorder))
-    await asyncio.sleep(0.5)
+    await loadgen.prime(deployment.target)
     rss_before = deployment.rss()
     sockets = await loadgen.open_idle(deployment.target, pairs, recorder)
     await asyncio.sleep(1)  # let the last hellos and presence updates settle
@@ -195,6 +211,7 @@ class Run:
     scenarios: set[str]  # some of SCENARIOS
     kinds: tuple[str, ...]
     workdir: Path  # servers' databases and logs
+    on_start: Callable[[str], None]  # hears what is about to run (set-up can take minutes)
     on_result: Callable[[Result], None]  # hears of each result as it lands
     redis_url: str
     postgres_url: str
@@ -205,11 +222,11 @@ class Run:
         """Every scenario of the plan against every server, S1 to S4."""
         plan, wanted = self.plan, self.scenarios
         for games in plan.saturation_games if "S1" in wanted else ():
-            await self.against_each(lambda d, g=games: play(d, "S1", g, plan, human=False))
+            await self.against_each(f"S1 G={games:,}", play, "S1", games, plan, human=False)
         if "S2" in wanted:
-            await self.against_each(lambda d: play(d, "S2", plan.human_games, plan, human=True))
+            await self.against_each(f"S2 {plan.human_games:,} games", play, "S2", plan.human_games, plan, human=True)
         if "S3" in wanted:
-            await self.against_each(lambda d: idle(d, plan))
+            await self.against_each(f"S3 {plan.idle_sockets:,} sockets", idle, plan)
         if "S4" in wanted:
             await self.scale_out()
         return self.results
@@ -226,18 +243,21 @@ class Run:
         )
         plan = self.plan
         with postgres_database(self.postgres_url) as database_url:
-            backing = Backing(processes=2, redis_url=self.redis_url, database_url=database_url)
+            shared = Backing(processes=2, redis_url=self.redis_url, database_url=database_url)
             for games in plan.scale_out_games:
-                await self.against_each(lambda d, g=games: play(d, "S4/S1", g, plan, human=False), backing)
-            await self.against_each(lambda d: play(d, "S4/S2", plan.human_games, plan, human=True), backing)
+                await self.against_each(f"S4/S1 G={games:,}", play, "S4/S1", games, plan, human=False, backing=shared)
+            label = f"S4/S2 {plan.human_games:,} games"
+            await self.against_each(label, play, "S4/S2", plan.human_games, plan, human=True, backing=shared)
 
-    async def against_each(self, scenario: Callable[[Deployment], Awaitable[Result]], backing=ALONE) -> None:
-        """``scenario`` once per server kind, each on a fresh deployment (the websockets relay only alone)."""
+    async def against_each(
+        self, label: str, scenario: Callable[..., Awaitable[Result]], *args, backing: Backing = ALONE, **kwargs
+    ) -> None:
+        """``scenario(deployment, *args, **kwargs)`` once per server kind, each on a fresh deployment."""
         for kind in self.kinds:
             if kind == "ws-relay" and backing.processes > 1:
                 continue  # it has no channel layer to span processes
+            self.on_start(f"{label} on {kind}" + (f" x{backing.processes}" if backing.processes > 1 else ""))
             with deployed(kind, self.workdir, backing) as deployment:
-                result = await scenario(deployment)
-            result.tracebacks = deployment.tracebacks()
+                result = await scenario(deployment, *args, **kwargs)
             self.on_result(result)
             self.results.append(result)

@@ -128,12 +128,16 @@ class ServerProcess:
         return self.log_path.read_text(errors="replace")[-chars:]
 
     def tracebacks(self) -> list[str]:
-        """The last line of every traceback the process logged: the exception, for the report's notes."""
+        """The exception line of every traceback the process logged (of a chain, the last one only)."""
         lines = self.log_path.read_text(errors="replace").splitlines()
         found = []
         for i, line in enumerate(lines):
-            if line.startswith("Traceback (most recent call last)"):
-                found.append(next((later for later in lines[i + 1 :] if not later.startswith((" ", "\t"))), line))
+            if not line.startswith("Traceback (most recent call last)"):
+                continue
+            end = next((j for j in range(i + 1, len(lines)) if lines[j] and not lines[j][0].isspace()), None)
+            following = next((later for later in lines[end + 1 :] if later.strip()), "") if end else ""
+            if end and not following.startswith(("The above exception", "During handling of the above")):
+                found.append(lines[end])
         return found
 
 
