@@ -363,8 +363,8 @@ async def rematch(game_id: str, seat: int | None) -> dict:
 
 # ----- Connections ------------------------------------------------------------
 
-# Presence changes this close together go out as one broadcast: a crowd arriving at
-# once would otherwise cost every member a message for every arrival.
+# After a presence broadcast, changes within this window go out together at its end: a
+# crowd arriving at once would otherwise cost every member a message for every arrival.
 PRESENCE_BATCH_SECONDS = 0.5
 _presence_queue: dict[str, store.Presence] = {}  # game ID -> newest count not yet broadcast
 _presence_senders: dict[str, asyncio.Task] = {}
@@ -456,7 +456,7 @@ def _from_message(message: dict) -> store.Presence:
 
 
 async def _publish_presence(live: LiveGame | None, presence: store.Presence | None, game_id: str = "") -> None:
-    """Keep the newest count and broadcast it shortly, once for every change in that window."""
+    """Keep the newest count and broadcast it: at once if the game was quiet, else once per window."""
     if presence is None:
         return
     game_id = live.id if live is not None else game_id
@@ -466,7 +466,7 @@ async def _publish_presence(live: LiveGame | None, presence: store.Presence | No
     if queued is None or presence.version > queued.version:
         _presence_queue[game_id] = presence
     if game_id not in _presence_senders:
-        _presence_senders[game_id] = asyncio.ensure_future(_send_presence_soon(game_id))
+        _presence_senders[game_id] = asyncio.ensure_future(_send_presence(game_id))
 
 
 async def presence_sent() -> None:
@@ -475,12 +475,14 @@ async def presence_sent() -> None:
         await asyncio.gather(*_presence_senders.values(), return_exceptions=True)
 
 
-async def _send_presence_soon(game_id: str) -> None:
+async def _send_presence(game_id: str) -> None:
+    """Send the newest count at once, then at most once a window while changes keep coming."""
     try:
-        await asyncio.sleep(PRESENCE_BATCH_SECONDS)
+        while game_id in _presence_queue:
+            await _broadcast(game_id, _presence_message(_presence_queue.pop(game_id)))
+            await asyncio.sleep(PRESENCE_BATCH_SECONDS)
     finally:
-        del _presence_senders[game_id]
-    await _broadcast(game_id, _presence_message(_presence_queue.pop(game_id)))
+        _presence_senders.pop(game_id, None)
 
 
 def observe_presence(live: LiveGame, message: dict) -> None:
