@@ -185,6 +185,7 @@ def _release(live: LiveGame) -> None:
     """Forget a game nobody is connected to; the database still has all of it."""
     if not live.sockets and not live.lock.locked() and _games.get(live.id) is live:
         del _games[live.id]
+        _players_sent.pop(live.id, None)
 
 
 async def _catch_up(live: LiveGame) -> None:
@@ -368,6 +369,7 @@ async def rematch(game_id: str, seat: int | None) -> dict:
 PRESENCE_BATCH_SECONDS = 0.5
 _presence_queue: dict[str, store.Presence] = {}  # game ID -> newest count not yet broadcast
 _presence_senders: dict[str, asyncio.Task] = {}
+_players_sent: dict[str, tuple[bool, bool]] = {}  # game ID -> seats present in the last broadcast
 
 # This process, as the database knows it; rows for its connections point here.
 SERVER_ID = uuid.uuid4().hex[:16]
@@ -456,12 +458,21 @@ def _from_message(message: dict) -> store.Presence:
 
 
 async def _publish_presence(live: LiveGame | None, presence: store.Presence | None, game_id: str = "") -> None:
-    """Keep the newest count and broadcast it: at once if the game was quiet, else once per window."""
+    """Broadcast a count. A player arriving or leaving goes out at once; changes in the number of
+    spectators go out at once if the game was quiet, else together once per window."""
     if presence is None:
         return
     game_id = live.id if live is not None else game_id
     if live is not None and presence.version > live.presence_version:
         live.presence_state = presence
+    players = (presence.players[1], presence.players[2])
+    if _players_sent.get(game_id) != players:  # a player came or went: everyone hears of it at once
+        _players_sent[game_id] = players
+        _presence_queue.pop(game_id, None)  # this count supersedes anything waiting
+        await _broadcast(game_id, _presence_message(presence))
+        if game_id not in _games:
+            _players_sent.pop(game_id, None)
+        return
     queued = _presence_queue.get(game_id)
     if queued is None or presence.version > queued.version:
         _presence_queue[game_id] = presence
@@ -526,6 +537,7 @@ def reset() -> None:
         sender.cancel()
     _presence_senders.clear()
     _presence_queue.clear()
+    _players_sent.clear()
     _games.clear()
     _loading.clear()
     _registered = False
