@@ -1,9 +1,9 @@
-"""``python -m bench``: run the benchmarks, print each result, and write docs/benchmarks.md.
+"""Run the benchmarks, print each result, and write docs/benchmarks.md with its chart.
 
 python -m bench            quick run (under 3 minutes): S1 at G=1 and 100, small S2 and S3, S4
 python -m bench --full     the full set: S1 up to G=1,000, S2 with 2,000 games, S3 with 10,000 sockets
 python -m bench --smoke    CI: seconds of S1 against our server only; writes nothing, and exits 1
-                           unless at least one whole game was played and nothing went wrong
+                           unless at least one whole game was played and the clients saw no error
 python -m bench --only S3  some scenarios of the quick (or --full) plan; prints, writes nothing
 """
 
@@ -26,7 +26,9 @@ from bench.servers import KINDS, raise_open_file_limit
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m bench", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument("--full", action="store_true", help="the full set of scenarios and sizes")
     mode.add_argument("--smoke", action="store_true", help="a few seconds of S1 against our server; a CI check")

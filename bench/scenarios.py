@@ -21,7 +21,15 @@ from pathlib import Path
 import psutil
 
 from bench import loadgen
-from bench.servers import ALONE, Backing, Deployment, deployed, postgres_database, scale_out_backends
+from bench.servers import (
+    ALONE,
+    Backing,
+    Deployment,
+    deployed,
+    postgres_database,
+    redis_database,
+    scale_out_backends,
+)
 
 
 @dataclass(frozen=True)
@@ -38,13 +46,13 @@ class Plan:
     scale_out_games: tuple[int, ...]
 
 
-QUICK = Plan(
+QUICK = Plan(  # under 3 minutes in all, on a 2-core machine
     saturation_games=(1, 100),
-    saturation_seconds=4,
+    saturation_seconds=3,
     human_games=100,
-    human_seconds=5,
+    human_seconds=4,
     idle_sockets=2000,
-    idle_seconds=2,
+    idle_seconds=1.5,
     warmup_seconds=1,
     scale_out_games=(100,),
 )
@@ -193,7 +201,7 @@ async def idle(deployment: Deployment, plan: Plan) -> Result:
     await loadgen.prime(deployment.target)
     rss_before = deployment.rss()
     sockets = await loadgen.open_idle(deployment.target, pairs, recorder)
-    await asyncio.sleep(1)  # let the last hellos and presence updates settle
+    await asyncio.sleep(0.5)  # let the last hellos and presence updates settle
     window = await measure(deployment, recorder, plan.idle_seconds)
     if closed := sum(ws.close_code is not None for ws in sockets):
         recorder.errors["closed while idle"] += closed
@@ -242,7 +250,9 @@ class Run:
             f"S4 used Redis {versions['Redis']} ({self.redis_url}) and PostgreSQL {versions['PostgreSQL']}."
         )
         plan = self.plan
-        with postgres_database(self.postgres_url) as database_url:
+        with redis_database(self.redis_url) as redis_was_empty, postgres_database(self.postgres_url) as database_url:
+            if not redis_was_empty:
+                self.notes.append(f"{self.redis_url} was not empty, so the run's channel-layer keys were left there.")
             shared = Backing(processes=2, redis_url=self.redis_url, database_url=database_url)
             for games in plan.scale_out_games:
                 await self.against_each(f"S4/S1 G={games:,}", play, "S4/S1", games, plan, human=False, backing=shared)

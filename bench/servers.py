@@ -205,19 +205,39 @@ def deployed(kind: str, workdir: Path, backing: Backing = ALONE) -> Iterator[Dep
             process.stop()
 
 
+def one_line(error: Exception) -> str:
+    return " ".join(str(error).split()).rstrip(".")
+
+
 def scale_out_backends(redis_url: str, postgres_url: str) -> dict[str, str]:
     """The versions of the Redis and PostgreSQL servers S4 needs; ConnectionError says why they can't be used."""
     try:
         with redis.Redis.from_url(redis_url, socket_timeout=3) as client:
             redis_version = client.info("server")["redis_version"]
     except redis.RedisError as error:
-        raise ConnectionError(f"Redis at {redis_url} did not answer ({error})") from error
+        raise ConnectionError(f"Redis at {redis_url} did not answer ({one_line(error)})") from error
     try:
         with psycopg.connect(postgres_url, connect_timeout=3) as connection:
             postgres_version = connection.execute("SHOW server_version").fetchone()[0]
     except psycopg.Error as error:
-        raise ConnectionError(f"PostgreSQL at {postgres_url} did not answer ({error})") from error
+        raise ConnectionError(f"PostgreSQL at {postgres_url} did not answer ({one_line(error)})") from error
     return {"Redis": redis_version, "PostgreSQL": postgres_version}
+
+
+@contextlib.contextmanager
+def redis_database(url: str) -> Iterator[bool]:
+    """Leave ``url``'s Redis database as found: emptied afterwards if it was empty before.
+
+    Yields whether it was. Group keys outlive a server stopped mid-disconnect, for a day.
+    """
+    with redis.Redis.from_url(url) as client:
+        empty = client.dbsize() == 0
+    try:
+        yield empty
+    finally:
+        if empty:
+            with redis.Redis.from_url(url) as client:
+                client.flushdb()
 
 
 @contextlib.contextmanager
