@@ -24,7 +24,7 @@ from tests.wsclient import COLUMNS, ROWS, Player, api, play_out, play_turns
 
 pytestmark = pytest.mark.timeout(300)
 
-SERVER_TIMEOUT = 3  # seconds without a heartbeat before a process counts as dead
+SERVER_TIMEOUT = 5  # seconds without a heartbeat before a process counts as dead
 
 
 class Cluster:
