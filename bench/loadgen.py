@@ -81,7 +81,8 @@ class Board:
 
 @dataclass(frozen=True)
 class Seat:
-    """What one player needs to connect: which seat of which game, and the token that proves it."""
+    """What one socket needs to connect: its side of the table (1 or 2, which also picks the
+    server when there are two), the game, and the token that proves the seat (none: a spectator)."""
 
     number: int
     game_id: str
@@ -109,16 +110,18 @@ async def post_json(port: int, path: str) -> dict:
 class GameDialect:
     """docs/protocol.md: games from the JSON API, a ``hello`` per socket, events with seats and statuses."""
 
-    name = "game"
-
-    async def new_game(self, ports: tuple[int, int]) -> tuple[Seat, Seat]:
+    async def new_game(self, ports: tuple[int, int], opponent: bool = True) -> tuple[Seat, Seat]:
+        """Create a game and take seat 2 too; without an ``opponent``, side 2 is a spectator."""
         created = await post_json(ports[0], "/api/games")
+        seat_1 = Seat(1, created["id"], created["token"])
+        if not opponent:
+            return seat_1, Seat(2, created["id"])
         joined = await post_json(ports[1], f"/api/games/{created['id']}/join")
-        return Seat(1, created["id"], created["token"]), Seat(2, created["id"], joined["token"])
+        return seat_1, Seat(2, created["id"], joined["token"])
 
     async def greet(self, ws: ClientConnection, seat: Seat) -> None:
         try:
-            await ws.send(json.dumps({"type": "hello", "token": seat.token}))
+            await ws.send(json.dumps({"type": "hello", "token": seat.token} if seat.token else {"type": "hello"}))
             async with asyncio.timeout(REPLY_TIMEOUT):
                 welcome = json.loads(await ws.recv())
         except (ConnectionClosed, TimeoutError):
@@ -141,9 +144,7 @@ class GameDialect:
 class RelayDialect:
     """The baselines: game IDs made up here, no greeting, every frame is the opponent's move as sent."""
 
-    name = "relay"
-
-    async def new_game(self, ports: tuple[int, int]) -> tuple[Seat, Seat]:
+    async def new_game(self, ports: tuple[int, int], opponent: bool = True) -> tuple[Seat, Seat]:
         game_id = secrets.token_hex(6)
         return Seat(1, game_id), Seat(2, game_id)
 
@@ -161,8 +162,8 @@ class Target:
     dialect: GameDialect | RelayDialect
     ports: tuple[int, int]
 
-    async def new_game(self) -> tuple[Seat, Seat]:
-        return await self.dialect.new_game(self.ports)
+    async def new_game(self, opponent: bool = True) -> tuple[Seat, Seat]:
+        return await self.dialect.new_game(self.ports, opponent)
 
     async def connect(self, seat: Seat) -> ClientConnection:
         """One socket for ``seat``, greeted and ready; failures raise BenchError."""
@@ -338,7 +339,7 @@ class Games:
 
 
 async def open_idle(target: Target, games: list[tuple[Seat, Seat]], recorder: Recorder) -> list[ClientConnection]:
-    """Both seats of every game connected (and greeted), then left alone; failures are counted."""
+    """Both sides of every game connected (and greeted), then left alone; failures are counted."""
     seats = [seat for pair in games for seat in pair]
 
     async def open_one(i: int) -> ClientConnection | None:
@@ -351,12 +352,12 @@ async def open_idle(target: Target, games: list[tuple[Seat, Seat]], recorder: Re
     return [ws for ws in await in_batches(open_one, len(seats)) if ws is not None]
 
 
-async def new_games(target: Target, count: int, recorder: Recorder) -> list[tuple[Seat, Seat]]:
-    """``count`` games with both seats taken, not yet connected."""
+async def waiting_games(target: Target, count: int, recorder: Recorder) -> list[tuple[Seat, Seat]]:
+    """``count`` games waiting for an opponent, each with its creator and one spectator, not yet connected."""
 
     async def new_one(_: int) -> tuple[Seat, Seat] | None:
         try:
-            return await target.new_game()
+            return await target.new_game(opponent=False)
         except BenchError as error:
             recorder.error(error.kind)
             return None

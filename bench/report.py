@@ -112,7 +112,7 @@ def results_table(results: list[Result]) -> str:
                 f"{r.generator_cpu:.0f}%",
                 f"{r.machine_cpu:.0f}%",
                 f"{r.rss / 1e6:,.0f} MB",
-                f"{r.rss_per_socket / 1e3:.1f} KB",
+                f"{r.rss_per_socket / 1e3:,.1f} KB",
             ]
         )
     return table(header, rows)
@@ -213,7 +213,7 @@ def plan_text(plan: Plan) -> str:
 
 
 def chart(results: list[Result], path: Path) -> None:
-    """S1 and S4/S1: latency percentiles (left) and throughput (right) against concurrent games."""
+    """S1 and S4's S1: latency percentiles (left) and throughput (right) against concurrent games."""
     series: dict[tuple[str, int], list[Result]] = {}
     for r in results:
         if r.scenario in ("S1", "S4/S1"):
@@ -222,12 +222,13 @@ def chart(results: list[Result], path: Path) -> None:
     for (server, processes), points in series.items():
         points.sort(key=lambda r: r.games)
         games = [r.games for r in points]
-        name, colour = server_name(points[0]), COLOURS[server]
-        style = "--" if processes > 1 else "-"
-        for quantile, marker in ((0.5, "o"), (0.99, "^")):
+        name = server_name(points[0])
+        # Two processes: hollow markers. p50: solid line and circles; p99: dotted line and triangles.
+        look = {"color": COLOURS[server], "markerfacecolor": "white" if processes > 1 else COLOURS[server]}
+        for quantile, line, marker in ((0.5, "-", "o"), (0.99, ":", "^")):
             values = [r.latency_ms(quantile) for r in points]
-            latency.plot(games, values, style, marker=marker, color=colour, label=f"{name} p{quantile * 100:.0f}")
-        throughput.plot(games, [r.moves_per_second for r in points], style, marker="o", color=colour, label=name)
+            latency.plot(games, values, line, marker=marker, label=f"{name} p{quantile * 100:.0f}", **look)
+        throughput.plot(games, [r.moves_per_second for r in points], "-", marker="o", label=name, **look)
     for axes, title, unit in (
         (latency, "Move-to-opponent latency (S1)", "milliseconds"),
         (throughput, "Throughput (S1)", "moves per second"),

@@ -191,22 +191,25 @@ async def play(deployment: Deployment, scenario: str, games: int, plan: Plan, hu
 
 
 async def idle(deployment: Deployment, plan: Plan) -> Result:
-    """S3: open both seats of ``idle_sockets / 2`` games, then leave them alone and count survivors.
+    """S3: connect ``idle_sockets / 2`` waiting games, each its creator and a spectator, then leave them alone.
 
     The games are created (through our server's JSON API) before the first RSS
-    reading, so the difference is what the idle sockets themselves cost.
+    reading, so the difference is what the idle sockets themselves cost. Sockets
+    the server closes meanwhile count as errors.
     """
     recorder = loadgen.Recorder()
-    pairs = await loadgen.new_games(deployment.target, plan.idle_sockets // 2, recorder)
+    pairs = await loadgen.waiting_games(deployment.target, plan.idle_sockets // 2, recorder)
     await loadgen.prime(deployment.target)
     rss_before = deployment.rss()
     sockets = await loadgen.open_idle(deployment.target, pairs, recorder)
-    await asyncio.sleep(0.5)  # let the last hellos and presence updates settle
-    window = await measure(deployment, recorder, plan.idle_seconds)
-    if closed := sum(ws.close_code is not None for ws in sockets):
-        recorder.errors["closed while idle"] += closed
-    recorder.closing = True
-    await loadgen.close_all(sockets)
+    try:
+        await asyncio.sleep(0.5)  # let the last hellos and presence updates settle
+        window = await measure(deployment, recorder, plan.idle_seconds)
+        if closed := sum(ws.close_code is not None for ws in sockets):
+            recorder.errors["closed while idle"] += closed
+    finally:
+        recorder.closing = True
+        await loadgen.close_all(sockets)
     load = f"{len(sockets):,} sockets"
     return _result("S3", load, len(pairs), len(sockets), deployment, window, recorder, rss_before)
 

@@ -58,11 +58,10 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def raise_open_file_limit() -> int:
+def raise_open_file_limit() -> None:
     """Lift the soft RLIMIT_NOFILE to the hard limit; every server started afterwards inherits it."""
     _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-    return hard
 
 
 def clean_env(**settings: str) -> dict[str, str]:
@@ -92,7 +91,8 @@ class ServerProcess:
         self.process: subprocess.Popen | None = None
         self.stats: psutil.Process | None = None
 
-    def start(self, timeout: float = 30) -> ServerProcess:
+    def start(self, timeout: float = 30) -> None:
+        """Start the process and wait until it accepts connections."""
         with open(self.log_path, "ab") as log:
             self.process = subprocess.Popen(self.argv, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT)
         self.stats = psutil.Process(self.process.pid)
@@ -102,7 +102,7 @@ class ServerProcess:
                 raise RuntimeError(f"{self.argv[-1]} exited at once:\n{self.log_tail()}")
             try:
                 socket.create_connection((HOST, self.port), timeout=1).close()
-                return self
+                return
             except OSError:
                 time.sleep(0.05)  # not listening yet; nothing to wait on but the clock
         raise RuntimeError(f"{self.argv[-1]} did not listen on port {self.port}:\n{self.log_tail()}")
@@ -183,6 +183,13 @@ def _channels_relay(workdir: Path, backing: Backing) -> ServerProcess:
     return ServerProcess(argv, env, port, workdir / f"channels-relay-{port}.log")
 
 
+def migrate(env: dict[str, str]) -> None:
+    command = [sys.executable, "manage.py", "migrate", "--no-input"]
+    done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True)
+    if done.returncode:
+        raise RuntimeError(f"manage.py migrate failed:\n{(done.stdout + done.stderr)[-3000:]}")
+
+
 _STARTERS = {"ours": _our_server, "ws-relay": _ws_relay, "channels-relay": _channels_relay}
 
 
@@ -195,9 +202,9 @@ def deployed(kind: str, workdir: Path, backing: Backing = ALONE) -> Iterator[Dep
         for index in range(backing.processes):
             server = _STARTERS[kind](directory, backing)
             if kind == "ours" and index == 0:
-                migrate = [sys.executable, "manage.py", "migrate", "--no-input"]
-                subprocess.run(migrate, cwd=ROOT, env=server.env, check=True, capture_output=True)
-            processes.append(server.start())
+                migrate(server.env)
+            processes.append(server)  # before starting, so a start that fails half-way is still stopped
+            server.start()
         dialect = GameDialect() if kind == "ours" else RelayDialect()
         yield Deployment(kind, Target(dialect, (processes[0].port, processes[-1].port)), processes)
     finally:
