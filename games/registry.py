@@ -259,7 +259,7 @@ async def _act(
                 await _broadcast(live.id, {"type": "game.event", "event": message, "raw": raw})
                 if after.status == PLAYING and before.status != PLAYING:
                     # Play starts: a seat nobody is connected to is away from now.
-                    await _publish_presence(live, await database_sync_to_async(store.recount)(live.id, alive_since()))
+                    await _recount(live.id)
                 return message
             raise IllegalMove("busy", "The game is busy; try again.")
     finally:
@@ -422,7 +422,7 @@ async def set_role(live: LiveGame, channel_name: str, seat: int | None) -> None:
         except store.ServerGone:
             await _restore()  # puts this connection back along with all the others
             return
-        await _publish_presence(live, presence)
+        await _publish_presence(live.id, presence)
 
 
 async def detach(live: LiveGame, channel_name: str) -> None:
@@ -430,7 +430,7 @@ async def detach(live: LiveGame, channel_name: str) -> None:
     if channel_name in live.connections:
         del live.connections[channel_name]
         presence = await database_sync_to_async(store.disconnect)(channel_name, live.id, alive_since())
-        await _publish_presence(live, presence)
+        await _publish_presence(live.id, presence)
     _release(live)
 
 
@@ -457,12 +457,17 @@ def _from_message(message: dict) -> store.Presence:
     )
 
 
-async def _publish_presence(live: LiveGame | None, presence: store.Presence | None, game_id: str = "") -> None:
+async def _recount(game_id: str) -> None:
+    """Count again after a change that is not a connection (play starting, rows restored) and tell everyone."""
+    await _publish_presence(game_id, await database_sync_to_async(store.recount)(game_id, alive_since()))
+
+
+async def _publish_presence(game_id: str, presence: store.Presence | None) -> None:
     """Broadcast a count. A player arriving or leaving goes out at once; changes in the number of
     spectators go out at once if the game was quiet, else together once per window."""
     if presence is None:
         return
-    game_id = live.id if live is not None else game_id
+    live = _games.get(game_id)
     if live is not None and presence.version > live.presence_version:
         live.presence_state = presence
     players = (presence.players[1], presence.players[2])
@@ -521,13 +526,13 @@ async def _restore() -> None:
     rows = [(channel, live.id, seat) for live in live_games() for channel, seat in live.connections.items()]
     await database_sync_to_async(store.restore_connections)(SERVER_ID, rows)
     for live in live_games():
-        await _publish_presence(live, await database_sync_to_async(store.recount)(live.id, alive_since()))
+        await _recount(live.id)
 
 
 async def reap_dead_servers() -> None:
     """Connections on processes that stopped beating stop counting; their seats are away from their last beat."""
     for game_id, presence in (await _on_own_thread(store.reap_dead_servers)(alive_since())).items():
-        await _publish_presence(_games.get(game_id), presence, game_id)
+        await _publish_presence(game_id, presence)
 
 
 def reset() -> None:
