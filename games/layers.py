@@ -4,6 +4,11 @@ channels-redis builds redis-py's default pool, which raises ``MaxConnectionsErro
 once 100 commands are in flight: a few hundred sockets connecting at once (each
 ``group_add`` borrows a connection) are enough. A blocking pool of bounded size
 queues them instead, so thousands of sockets per process share a few connections.
+
+redis-py 8 also gives every read a 5 s socket timeout, the same 5 s that channels-redis
+blocks in BZPOPMIN waiting for messages: the client gave up just as the server answered
+"nothing yet", failing a socket every few seconds ("Timeout reading from ..."). Reads get
+a timeout well past the blocking wait.
 """
 
 from channels_redis.core import RedisChannelLayer
@@ -19,6 +24,7 @@ class PooledRedisChannelLayer(RedisChannelLayer):
     def create_pool(self, index):
         host = dict(self.hosts[index])
         address = host.pop("address")
+        host.setdefault("socket_timeout", self.brpop_timeout + 10)
         return BlockingConnectionPool.from_url(
             address, max_connections=self.pool_size, timeout=self.pool_timeout, **host
         )

@@ -281,3 +281,4 @@ async def test_thousands_of_sockets_connect_at_once_to_one_process(cluster):
         await asyncio.gather(*(socket.close() for socket in watchers))
     log = (cluster.workdir / "daphne-1.log").read_text()
     assert "MaxConnectionsError" not in log and "Too many connections" not in log
+    assert "Timeout reading" not in log  # the layer's blocking wait no longer races its socket timeout
