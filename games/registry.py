@@ -28,12 +28,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from channels.db import DatabaseSyncToAsync, database_sync_to_async
+from channels.db import DatabaseSyncToAsync
 from channels.layers import get_channel_layer
 from django.conf import settings
 from django.utils import timezone
 
-from games import store
+from games import journal, store
 from games.identity import hash_token, new_game_id, new_seat_token, token_matches
 from games.match import (
     PLAYING,
@@ -147,7 +147,7 @@ def alive_since() -> datetime:
 
 
 async def _load(game_id: str) -> LiveGame | None:
-    stored = await database_sync_to_async(store.load_game)(game_id, alive_since())
+    stored = await journal.run(store.load_game, game_id, alive_since())
     if stored is None:
         return None
     match, history = replay_with_history(stored.kind, stored.events)
@@ -190,7 +190,7 @@ def _release(live: LiveGame) -> None:
 
 async def _catch_up(live: LiveGame) -> None:
     """Fold in events another process committed since we last looked."""
-    events, token_hashes = await database_sync_to_async(store.catch_up)(live.id, live.match.seq)
+    events, token_hashes = await journal.run(store.catch_up, live.id, live.match.seq)
     if token_hashes is not None:
         live.token_hashes = token_hashes
     for event in events:
@@ -244,9 +244,7 @@ async def _act(
                 event = decide(live)
                 after = apply_event(live.match, event)
                 try:
-                    await database_sync_to_async(store.append_event)(
-                        live.id, event, after, token_hash, also(live, event)
-                    )
+                    await journal.append(store.Append(live.id, event, after, token_hash, also(live, event)))
                 except store.StaleGame:
                     await _catch_up(live)
                     continue
@@ -271,7 +269,7 @@ async def _act(
 
 async def create_game(kind: str = "connect4") -> tuple[str, str]:
     """A new game with seat 1 taken: its ID and seat 1's token."""
-    return await database_sync_to_async(store.create_game)(kind)
+    return await journal.run(store.create_game, kind)
 
 
 async def join(game_id: str) -> tuple[int, str, dict]:
@@ -318,7 +316,7 @@ async def _fresh_presence(game_id: str) -> None:
     """Claims are decided on presence as the database has it now (a game not in memory loads fresh anyway)."""
     live = _games.get(game_id)
     if live is not None:
-        presence = await database_sync_to_async(store.read_presence)(game_id, alive_since())
+        presence = await journal.run(store.read_presence, game_id, alive_since())
         if presence is not None and presence.version >= live.presence_version:
             live.presence_state = presence
 
@@ -379,7 +377,7 @@ _registered = False
 async def _register() -> None:
     global _registered
     if not _registered:
-        await database_sync_to_async(store.register_server)(SERVER_ID, socket.gethostname(), os.getpid())
+        await journal.run(store.register_server, SERVER_ID, socket.gethostname(), os.getpid())
         _registered = True
 
 
@@ -416,9 +414,7 @@ async def set_role(live: LiveGame, channel_name: str, seat: int | None) -> None:
     if before != seat:
         await _register()
         try:
-            presence = await database_sync_to_async(store.connect)(
-                channel_name, live.id, SERVER_ID, seat, alive_since()
-            )
+            presence = await journal.run(store.connect, channel_name, live.id, SERVER_ID, seat, alive_since())
         except store.ServerGone:
             await _restore()  # puts this connection back along with all the others
             return
@@ -429,7 +425,7 @@ async def detach(live: LiveGame, channel_name: str) -> None:
     live.sockets.pop(channel_name, None)
     if channel_name in live.connections:
         del live.connections[channel_name]
-        presence = await database_sync_to_async(store.disconnect)(channel_name, live.id, alive_since())
+        presence = await journal.run(store.disconnect, channel_name, live.id, alive_since())
         await _publish_presence(live.id, presence)
     _release(live)
 
@@ -459,7 +455,7 @@ def _from_message(message: dict) -> store.Presence:
 
 async def _recount(game_id: str) -> None:
     """Count again after a change that is not a connection (play starting, rows restored) and tell everyone."""
-    await _publish_presence(game_id, await database_sync_to_async(store.recount)(game_id, alive_since()))
+    await _publish_presence(game_id, await journal.run(store.recount, game_id, alive_since()))
 
 
 async def _publish_presence(game_id: str, presence: store.Presence | None) -> None:
@@ -522,9 +518,9 @@ async def beat() -> None:
 
 async def _restore() -> None:
     log.warning("this server was taken for dead while alive; restoring its connections")
-    await database_sync_to_async(store.register_server)(SERVER_ID, socket.gethostname(), os.getpid())
+    await journal.run(store.register_server, SERVER_ID, socket.gethostname(), os.getpid())
     rows = [(channel, live.id, seat) for live in live_games() for channel, seat in live.connections.items()]
-    await database_sync_to_async(store.restore_connections)(SERVER_ID, rows)
+    await journal.run(store.restore_connections, SERVER_ID, rows)
     for live in live_games():
         await _recount(live.id)
 
@@ -546,3 +542,4 @@ def reset() -> None:
     _games.clear()
     _loading.clear()
     _registered = False
+    journal.reset()

@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db import IntegrityError, connection, transaction
+from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -109,28 +109,71 @@ def events_after(game_id: str, seq: int) -> list[Event]:
     return [Event(seq=r.seq, kind=r.kind, seat=r.seat, data=r.data) for r in rows]
 
 
-def append_event(
-    game_id: str,
-    event: Event,
-    after: Match,
-    token_hash: str = "",
-    also: Callable[[], None] | None = None,
-) -> None:
-    """Commit ``event`` if the game is still at ``event.seq - 1``; else raise StaleGame.
+@dataclass
+class Append:
+    """One event to commit to a game still at ``event.seq - 1``.
 
     ``also`` runs inside the same transaction (a rematch creates its game there).
     """
-    fields = {"seq": event.seq, "status": after.status, "updated_at": timezone.now()}
-    if after.over:
-        fields.update(result=after.result, winner=after.winner, finished_at=timezone.now())
-    if event.kind == "joined":
-        fields["seat2_token_hash"] = token_hash
+
+    game_id: str
+    event: Event
+    after: Match
+    token_hash: str = ""
+    also: Callable[[], None] | None = None
+
+    def game_fields(self) -> dict:
+        fields = {"seq": self.event.seq, "status": self.after.status, "updated_at": timezone.now()}
+        if self.after.over:
+            fields.update(result=self.after.result, winner=self.after.winner, finished_at=timezone.now())
+        if self.event.kind == "joined":
+            fields["seat2_token_hash"] = self.token_hash
+        return fields
+
+    def row(self) -> GameEvent:
+        event = self.event
+        return GameEvent(game_id=self.game_id, seq=event.seq, kind=event.kind, seat=event.seat, data=event.data)
+
+
+def _advance(append: Append) -> bool:
+    """Move the game to the event's seq if nobody else did first (the database's arbitration)."""
+    return bool(Game.objects.filter(pk=append.game_id, seq=append.event.seq - 1).update(**append.game_fields()))
+
+
+def append_event(append: Append) -> None:
+    """Commit one event, or raise StaleGame if the game is no longer where it was decided."""
     with transaction.atomic():
-        if not Game.objects.filter(pk=game_id, seq=event.seq - 1).update(**fields):
-            raise StaleGame(game_id)
-        GameEvent.objects.create(game_id=game_id, seq=event.seq, kind=event.kind, seat=event.seat, data=event.data)
-        if also is not None:
-            also()
+        if not _advance(append):
+            raise StaleGame(append.game_id)
+        append.row().save(force_insert=True)
+        if append.also is not None:
+            append.also()
+
+
+def append_many(appends: list[Append]) -> list[Exception | None]:
+    """Commit many games' events in one transaction; per append, None or the exception it met.
+
+    An append whose game moved on gets StaleGame and writes nothing. If anything
+    else goes wrong the group is retried one append per transaction, so a single
+    bad append cannot take the others down with it.
+    """
+    if len(appends) == 1 or any(append.also is not None for append in appends):
+        return [_alone(append) for append in appends]
+    try:
+        with transaction.atomic():
+            advanced = [_advance(append) for append in appends]
+            GameEvent.objects.bulk_create([append.row() for append, ok in zip(appends, advanced, strict=True) if ok])
+    except DatabaseError:
+        return [_alone(append) for append in appends]
+    return [None if ok else StaleGame(append.game_id) for append, ok in zip(appends, advanced, strict=True)]
+
+
+def _alone(append: Append) -> Exception | None:
+    try:
+        append_event(append)
+    except Exception as error:
+        return error
+    return None
 
 
 def away_too_long(cutoff: datetime, limit: int = 100) -> list[tuple[str, int]]:

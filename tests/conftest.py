@@ -3,11 +3,23 @@
 import pytest
 from channels.layers import channel_layers
 from channels.testing import WebsocketCommunicator
+from django.db import connection
 
 from config.asgi import application
-from games import registry, sweeper
+from games import journal, registry, sweeper
 
 ORIGIN = (b"origin", b"http://localhost")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def database_connections_closed_at_the_end(django_db_setup, django_db_blocker):
+    """The journal thread keeps its connection, and PostgreSQL keeps a pool: both must let go
+    before the test database is dropped."""
+    yield
+    with django_db_blocker.unblock():
+        journal.close()
+        if hasattr(connection, "close_pool"):
+            connection.close_pool()
 
 
 @pytest.fixture(autouse=True)

@@ -1,17 +1,18 @@
 """The database as arbiter: conditional appends, and a stale registry catching up."""
 
+import asyncio
 import os
 import subprocess
 import sys
 
 import pytest
 from channels.db import database_sync_to_async
-from django.db import connection
+from django.db import IntegrityError, connection
 from django.utils import timezone
 
-from games import registry, store
+from games import journal, registry, store
 from games.match import apply_event, decide_join, decide_move
-from games.models import Game
+from games.models import Game, GameEvent
 from games.rules import IllegalMove
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -22,12 +23,72 @@ def test_of_two_appends_from_the_same_seq_exactly_one_lands():
     stored = store.load_game(game_id, timezone.now())
     match = store.read_game(game_id)[1]
     join = decide_join(match)
-    store.append_event(game_id, join, apply_event(match, join), "hash")
+    store.append_event(store.Append(game_id, join, apply_event(match, join), "hash"))
     with pytest.raises(store.StaleGame):
-        store.append_event(game_id, join, apply_event(match, join), "other")
+        store.append_event(store.Append(game_id, join, apply_event(match, join), "other"))
     game = Game.objects.get(pk=game_id)
     assert (game.seq, game.seat2_token_hash) == (2, "hash")
     assert len(stored.events) == 1 and len(store.load_game(game_id, timezone.now()).events) == 2
+
+
+def _joined_game():
+    """A game with both seats taken, and the Append that would be its first move."""
+    game_id, _ = store.create_game()
+    match = store.read_game(game_id)[1]
+    join = decide_join(match)
+    store.append_event(store.Append(game_id, join, apply_event(match, join), "hash"))
+    match = apply_event(match, join)
+    move = decide_move(match, 1, {"column": 3})
+    return store.Append(game_id, move, apply_event(match, move))
+
+
+def test_one_transaction_commits_many_games_moves_and_refuses_only_the_stale_one():
+    fresh = [_joined_game() for _ in range(3)]
+    stale = _joined_game()
+    store.append_event(stale)  # someone else got there first
+    outcomes = store.append_many([fresh[0], stale, fresh[1], fresh[2]])
+    assert [type(outcome) for outcome in outcomes] == [type(None), store.StaleGame, type(None), type(None)]
+    for append in fresh:
+        assert Game.objects.get(pk=append.game_id).seq == 3
+        assert GameEvent.objects.filter(game_id=append.game_id, seq=3, kind="move").count() == 1
+    assert GameEvent.objects.filter(game_id=stale.game_id, seq=3).count() == 1
+
+
+def test_an_append_that_breaks_the_group_fails_alone():
+    good, broken = _joined_game(), _joined_game()
+    # A row already holds the broken game's next seq (the log and the game row disagree),
+    # so inserting its event violates the unique (game, seq) constraint.
+    GameEvent.objects.create(game_id=broken.game_id, seq=3, kind="move", seat=1, data={"column": 0})
+    outcomes = store.append_many([good, broken])
+    assert outcomes[0] is None and isinstance(outcomes[1], IntegrityError)
+    assert Game.objects.get(pk=good.game_id).seq == 3
+    assert Game.objects.get(pk=broken.game_id).seq == 2  # its transaction rolled back whole
+
+
+async def test_moves_of_many_games_at_once_are_all_committed_before_they_are_seen(sockets):
+    """Concurrent moves share transactions on the journal thread; each is broadcast only once stored."""
+    games = []
+    for _ in range(12):
+        game_id, token1 = await registry.create_game()
+        await registry.join(game_id)
+        red = await sockets(game_id)
+        await red.hello(token=token1)
+        games.append(game_id)
+    events = await asyncio.gather(*(registry.move(game_id, 1, {"column": 2}) for game_id in games))
+    assert [event["seq"] for event in events] == [3] * len(games)
+    for game_id in games:
+        assert await GameEvent.objects.filter(game_id=game_id, seq=3, kind="move").aexists()
+
+
+async def test_the_journal_thread_keeps_its_connection():
+    """Opening a connection per call was the largest cost of a move; the journal opens one and keeps it."""
+
+    def connection_id():
+        return id(connection.connection)
+
+    first = await journal.run(connection_id)
+    await journal.run(store.create_game)
+    assert await journal.run(connection_id) == first
 
 
 async def test_a_stale_registry_catches_up_and_decides_again(sockets):
@@ -43,7 +104,7 @@ async def test_a_stale_registry_catches_up_and_decides_again(sockets):
     def move_elsewhere(column):
         _, match, _ = store.read_game(game_id)
         event = decide_move(match, 1, {"column": column})
-        store.append_event(game_id, event, apply_event(match, event))
+        store.append_event(store.Append(game_id, event, apply_event(match, event)))
 
     await move_elsewhere(0)  # Red's move, committed by "another process"
     # This process still thinks it is Red's turn; the database says Yellow's.
