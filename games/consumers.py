@@ -11,6 +11,7 @@ import json
 import logging
 import time
 
+from channels.consumer import get_handler_name
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 from redis.exceptions import RedisError
@@ -121,6 +122,17 @@ class GameConsumer(AsyncJsonWebsocketConsumer):
                 await self.channel_layer.group_discard(self.group, self.channel_name)
             await registry.detach(self.live, self.channel_name)
             self.live = None  # detached once, however the socket ended
+
+    async def dispatch(self, message):
+        """Run the handler for ``message`` without Channels' stale-connection check before each one.
+
+        That check is a hop to a worker thread per message; this consumer never touches the
+        database on the event loop (the registry's journal thread keeps its own connection).
+        """
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
 
     # ----- Messages from the client -----------------------------------------
 
