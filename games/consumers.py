@@ -11,6 +11,7 @@ import json
 import logging
 import time
 
+from autobahn.exception import Disconnected
 from channels.consumer import get_handler_name
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
@@ -80,6 +81,17 @@ def optional_str(content: dict, name: str) -> str | None:
     return value
 
 
+def tolerate_closed(send):
+    """``send``, minus the error daphne raises for a socket its client closed a moment ago
+    (clients close right after a game ends all the time); the disconnect that follows tidies up."""
+
+    async def send_unless_closed(message):
+        with contextlib.suppress(Disconnected):
+            await send(message)
+
+    return send_unless_closed
+
+
 class GameConsumer(AsyncJsonWebsocketConsumer):
     """One browser tab, bot or spectator connected to one game."""
 
@@ -90,7 +102,7 @@ class GameConsumer(AsyncJsonWebsocketConsumer):
     async def __call__(self, scope, receive, send):
         """Run the socket; if the channel layer fails under it, tidy up and ask the client to come back."""
         try:
-            await super().__call__(scope, receive, send)
+            await super().__call__(scope, receive, tolerate_closed(send))
         except LAYER_ERRORS as error:
             game_id = scope["url_route"]["kwargs"].get("game_id")
             log.warning("channel layer failed under a socket of game %s: %s", game_id, error)

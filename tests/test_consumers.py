@@ -1,9 +1,11 @@
 """Playing over WebSockets through the real ASGI application and database."""
 
 import pytest
+from autobahn.exception import Disconnected
 from channels.db import database_sync_to_async
 
 from games import registry
+from games.consumers import GameConsumer, tolerate_closed
 from games.models import Game, GameEvent
 from tests.test_rules import DRAW_SEQUENCE
 
@@ -139,3 +141,14 @@ async def test_the_last_socket_to_leave_frees_the_live_game(sockets):
         await socket.close()
     assert registry.connection_count(game_id) == 0
     assert game_id not in registry._games
+
+
+async def test_a_frame_for_a_socket_its_client_just_closed_is_dropped_quietly():
+    """Daphne raises when asked to send on a socket that closed a moment ago; that is not an error."""
+    consumer = GameConsumer()
+
+    async def closed_socket(message):
+        raise Disconnected("Attempt to send on a closed protocol")
+
+    consumer.base_send = tolerate_closed(closed_socket)  # as GameConsumer.__call__ wraps daphne's send
+    await consumer.send_json({"type": "pong", "seq": 1})
