@@ -89,6 +89,7 @@ def tolerate_closed(send):
         with contextlib.suppress(Disconnected):
             await send(message)
 
+    send_unless_closed.__wrapped__ = send  # games.shutdown looks through to daphne's own send
     return send_unless_closed
 
 

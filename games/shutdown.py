@@ -8,6 +8,7 @@ reconnect to the next process at once.
 
 import asyncio
 import contextlib
+import inspect
 import logging
 import sys
 import weakref
@@ -22,7 +23,7 @@ open_sockets: weakref.WeakSet = weakref.WeakSet()
 
 def _daphne_protocol(consumer):
     """The Twisted protocol behind a consumer's socket, when daphne serves it."""
-    send = getattr(consumer, "base_send", None)
+    send = inspect.unwrap(getattr(consumer, "base_send", None) or (lambda message: None))
     protocol = next(iter(getattr(send, "args", ())), None)  # daphne's send is partial(handle_reply, protocol)
     return protocol if hasattr(protocol, "sendCloseFrame") else None
 
