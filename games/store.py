@@ -10,10 +10,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from django.db import DatabaseError, IntegrityError, connection, transaction
-from django.db.models import F
 from django.utils import timezone
 
 from games.identity import hash_token, new_seat_token
@@ -87,7 +86,7 @@ def load_game(game_id: str, alive_since: datetime) -> StoredGame | None:
         id=game.id,
         kind=game.kind,
         token_hashes=token_hashes(game),
-        presence=_count(game, alive_since),
+        presence=_count(game.id, game.presence_version, (game.seat1_away_since, game.seat2_away_since), alive_since),
         events=events_after(game_id, 0),
     )
 
@@ -208,39 +207,78 @@ def _soft_state():
         yield
 
 
-def _count(game: Game, alive_since: datetime) -> Presence:
-    seats = list(
-        Connection.objects.filter(game_id=game.id, server__seen_at__gte=alive_since).values_list("seat", flat=True)
-    )
+# Presence changes with every connection that comes or goes, so its statements are plain
+# SQL: building them with the ORM cost several times running them (docs/benchmarks.md).
+_GAME, _CONNECTION, _SERVER = Game._meta.db_table, Connection._meta.db_table, Server._meta.db_table
+
+
+def _rows(sql: str, params: list) -> list[tuple]:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall() if cursor.description else []
+
+
+def _to_db(moment: datetime | None):
+    return connection.ops.adapt_datetimefield_value(moment)
+
+
+def _from_db(moment: datetime | None) -> datetime | None:
+    """SQLite hands back naive UTC datetimes, PostgreSQL aware ones."""
+    if moment is None or moment.tzinfo is not None:
+        return moment
+    return moment.replace(tzinfo=UTC)
+
+
+def _count(game_id: str, version: int, away: tuple, alive_since: datetime) -> Presence:
+    seats = [
+        seat
+        for (seat,) in _rows(
+            f"SELECT c.seat FROM {_CONNECTION} c JOIN {_SERVER} s ON s.id = c.server_id"
+            " WHERE c.game_id = %s AND s.seen_at >= %s",
+            [game_id, _to_db(alive_since)],
+        )
+    ]
     return Presence(
-        version=game.presence_version,
+        version=version,
         players={1: 1 in seats, 2: 2 in seats},
         spectators=seats.count(None),
-        away_since={1: game.seat1_away_since, 2: game.seat2_away_since},
+        away_since={1: _from_db(away[0]), 2: _from_db(away[1])},
     )
+
+
+def _game_presence(game_id: str, lock: bool = False) -> tuple[str, int, tuple] | None:
+    """The game's status, presence version and away stamps; locked for the transaction if asked."""
+    for_update = " FOR UPDATE" if lock and connection.features.has_select_for_update else ""
+    rows = _rows(
+        f"SELECT status, presence_version, seat1_away_since, seat2_away_since FROM {_GAME} WHERE id = %s{for_update}",
+        [game_id],
+    )
+    if not rows:
+        return None
+    status, version, away1, away2 = rows[0]
+    return status, version, (away1, away2)
 
 
 def read_presence(game_id: str, alive_since: datetime) -> Presence | None:
-    game = Game.objects.filter(pk=game_id).first()
-    return None if game is None else _count(game, alive_since)
+    found = _game_presence(game_id)
+    return None if found is None else _count(game_id, found[1], found[2], alive_since)
 
 
 def _recount(game_id: str, alive_since: datetime, left_at: datetime | None = None) -> Presence | None:
     """Count again, stamp seats that just lost their last connection as away, and bump the version."""
-    game = Game.objects.select_for_update().filter(pk=game_id).first()
-    if game is None:
+    found = _game_presence(game_id, lock=True)  # counts of one game are taken one at a time
+    if found is None:
         return None
-    presence = _count(game, alive_since)
+    status, version, away = found
+    presence = _count(game_id, version + 1, away, alive_since)
     for seat in (1, 2):
         if presence.players[seat]:
             presence.away_since[seat] = None
-        elif game.status == PLAYING and presence.away_since[seat] is None:
+        elif status == PLAYING and presence.away_since[seat] is None:
             presence.away_since[seat] = left_at or timezone.now()
-    presence.version += 1
-    Game.objects.filter(pk=game_id).update(
-        seat1_away_since=presence.away_since[1],
-        seat2_away_since=presence.away_since[2],
-        presence_version=F("presence_version") + 1,
+    _rows(
+        f"UPDATE {_GAME} SET seat1_away_since = %s, seat2_away_since = %s, presence_version = %s WHERE id = %s",
+        [_to_db(presence.away_since[1]), _to_db(presence.away_since[2]), presence.version, game_id],
     )
     return presence
 
@@ -257,11 +295,11 @@ def connect(
     """Record (or re-seat) a greeted connection and return the game's presence."""
     try:
         with _soft_state():
-            Connection.objects.bulk_create(
-                [Connection(channel_name=channel_name, game_id=game_id, server_id=server_id, seat=seat)],
-                update_conflicts=True,
-                unique_fields=["channel_name"],
-                update_fields=["game", "server", "seat"],
+            _rows(
+                f"INSERT INTO {_CONNECTION} (channel_name, game_id, server_id, seat, since) VALUES (%s, %s, %s, %s, %s)"
+                " ON CONFLICT (channel_name) DO UPDATE"
+                " SET game_id = excluded.game_id, server_id = excluded.server_id, seat = excluded.seat",
+                [channel_name, game_id, server_id, seat, _to_db(timezone.now())],
             )
             return _recount(game_id, alive_since)
     except IntegrityError:  # the server row is gone: others reaped this process while it was busy
@@ -272,7 +310,7 @@ def connect(
 
 def disconnect(channel_name: str, game_id: str, alive_since: datetime) -> Presence | None:
     with _soft_state():
-        Connection.objects.filter(channel_name=channel_name).delete()
+        _rows(f"DELETE FROM {_CONNECTION} WHERE channel_name = %s", [channel_name])
         return _recount(game_id, alive_since)
 
 
