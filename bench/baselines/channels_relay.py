@@ -4,7 +4,8 @@ Each socket joins the channel-layer group named by its game ID and ``group_send`
 whatever it receives to that group; the group's other sockets forward it. No
 validation, no database. It pays what any Channels app pays per message (the
 ASGI consumer, the channel layer), so the gap between it and our server is what
-our own work costs. The in-memory layer by default; Redis when ``REDIS_URL`` is set.
+our own work costs. Channels' stock in-memory layer by default (``RELAY_LAYER`` names
+another, such as our ``games.layers.InMemoryLayer``); Redis when ``REDIS_URL`` is set.
 
 Run: ``daphne -p 8002 bench.baselines.channels_relay:application``
 """
@@ -23,7 +24,7 @@ REDIS_LAYER = {
 }
 settings.configure(
     CHANNEL_LAYERS={
-        "default": REDIS_LAYER if os.environ.get("REDIS_URL") else {"BACKEND": "channels.layers.InMemoryChannelLayer"}
+        "default": REDIS_LAYER if os.environ.get("REDIS_URL") else {"BACKEND": os.environ.get("RELAY_LAYER", "channels.layers.InMemoryChannelLayer")}
     }
 )
 django.setup()
