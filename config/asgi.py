@@ -5,11 +5,35 @@ Served by ``daphne config.asgi:application``.
 
 import os
 
+from django.conf import settings
 from django.core.asgi import get_asgi_application
+from django.core.handlers.asgi import ASGIHandler
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 # Django must be set up before anything imports models (the consumers do).
 django_asgi_app = get_asgi_application()
+
+
+def lean_django_app() -> ASGIHandler:
+    """The same Django (URLs, views) with only ``LEAN_MIDDLEWARE``; a handler reads the list once."""
+    full = settings.MIDDLEWARE
+    settings.MIDDLEWARE = settings.LEAN_MIDDLEWARE
+    try:
+        return ASGIHandler()
+    finally:
+        settings.MIDDLEWARE = full
+
+
+class LeanPaths:
+    """HTTP to ``LEAN_PATHS`` (the JSON API, the probes) goes to the lean handler, the rest to the full one."""
+
+    def __init__(self, lean, full):
+        self.lean, self.full = lean, full
+
+    async def __call__(self, scope, receive, send):
+        app = self.lean if scope["path"].startswith(settings.LEAN_PATHS) else self.full
+        return await app(scope, receive, send)
+
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
@@ -19,7 +43,7 @@ from games.routing import websocket_urlpatterns  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
-        "http": django_asgi_app,
+        "http": LeanPaths(lean_django_app(), django_asgi_app),
         "websocket": AllowedHostsOriginValidator(URLRouter(websocket_urlpatterns)),
     }
 )

@@ -1,5 +1,7 @@
 """The documented production settings pass Django's deployment checks, and HTTPS is enforced behind the proxy."""
 
+import http.client
+import json
 import os
 import subprocess
 import sys
@@ -7,6 +9,8 @@ from pathlib import Path
 
 import pytest
 from django.test import Client
+
+from tests.servers import Daphne, prepare
 
 ROOT = Path(__file__).resolve().parent.parent
 PRODUCTION_ENV = ROOT / "docs" / "production.env"
@@ -60,3 +64,24 @@ def test_the_deploy_guide_shows_the_tested_nginx_config():
     shown = guide.split("```nginx\n", 1)[1].split("```", 1)[0]
     tested = (ROOT / "docs" / "nginx" / "game-server.conf").read_text()
     assert directives(shown) == directives(tested)
+
+
+def test_the_api_keeps_https_enforcement_on_its_lean_stack(tmp_path):
+    """The JSON API is served without the browser middleware, but still behind the TLS proxy's rules."""
+    env = prepare(tmp_path, DJANGO_BEHIND_TLS_PROXY="1")
+    server = Daphne(env, tmp_path / "daphne.log").start()
+    try:
+
+        def post(path: str, **headers: str) -> http.client.HTTPResponse:
+            connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+            connection.request("POST", path, headers={"Host": "127.0.0.1", **headers})
+            return connection.getresponse()
+
+        plain = post("/api/games")
+        assert plain.status == 301 and plain.getheader("Location").startswith("https://")
+        secure = post("/api/games", **{"X-Forwarded-Proto": "https"})
+        assert secure.status == 201 and "token" in json.loads(secure.read())
+        assert secure.getheader("Strict-Transport-Security").startswith("max-age=31536000")
+        assert secure.getheader("Set-Cookie") is None  # no session, no CSRF cookie: the token is the credential
+    finally:
+        server.stop()

@@ -6,9 +6,11 @@ import socket
 
 import pytest
 from channels.layers import channel_layers
+from channels.testing import HttpCommunicator
 from django.test import Client
 from django.urls import reverse
 
+from config.asgi import application
 from games.identity import ALPHABET, hash_token, is_game_id, normalize_game_id
 from games.models import Game, GameEvent
 
@@ -214,3 +216,16 @@ def test_api_errors_for_unknown_games_and_bad_queries(client):
     game_id = client.post("/api/games").json()["id"]
     assert client.get(f"/api/games/{game_id}/events?after=-1").json()["code"] == "bad_field"
     assert client.get("/api/games").status_code == 405
+
+
+async def test_the_api_is_served_without_browser_middleware_and_pages_with_it():
+    """Through the real ASGI application: API answers skip sessions and frame rules, pages keep them."""
+    host = [(b"host", b"testserver")]
+    answer = await HttpCommunicator(application, "POST", "/api/games", headers=host).get_response()
+    headers = {name.decode().lower(): value.decode() for name, value in answer["headers"]}
+    assert answer["status"] == 201
+    assert headers["x-content-type-options"] == "nosniff"  # the security middleware still runs
+    assert "x-frame-options" not in headers and "set-cookie" not in headers
+    page = await HttpCommunicator(application, "GET", "/", headers=host).get_response()
+    headers = {name.decode().lower(): value.decode() for name, value in page["headers"]}
+    assert page["status"] == 200 and headers["x-frame-options"] == "DENY"

@@ -22,11 +22,8 @@ REDIS_LAYER = {
     # no yardstick. Everything else is channels-redis as installed.
     "CONFIG": {"hosts": [os.environ.get("REDIS_URL")], "capacity": 100_000},
 }
-settings.configure(
-    CHANNEL_LAYERS={
-        "default": REDIS_LAYER if os.environ.get("REDIS_URL") else {"BACKEND": os.environ.get("RELAY_LAYER", "channels.layers.InMemoryChannelLayer")}
-    }
-)
+IN_MEMORY_LAYER = {"BACKEND": os.environ.get("RELAY_LAYER", "channels.layers.InMemoryChannelLayer")}
+settings.configure(CHANNEL_LAYERS={"default": REDIS_LAYER if os.environ.get("REDIS_URL") else IN_MEMORY_LAYER})
 django.setup()
 
 from channels.generic.websocket import AsyncWebsocketConsumer  # noqa: E402
