@@ -7,6 +7,7 @@ when several server processes hold the same game in memory.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -47,6 +48,35 @@ class StoredGame:
     events: list[Event]
 
 
+# ----- Plain SQL for the statements every connection runs ------------------------
+# Loading a game and counting its presence happen for every socket that comes or goes;
+# building those statements with the ORM cost several times running them (see
+# docs/benchmarks.md), so they are written out. Everything else uses the ORM.
+_GAME, _EVENT = Game._meta.db_table, GameEvent._meta.db_table
+_CONNECTION, _SERVER = Connection._meta.db_table, Server._meta.db_table
+
+
+def _rows(sql: str, params: list) -> list[tuple]:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall() if cursor.description else []
+
+
+def _to_db(moment: datetime | None):
+    return connection.ops.adapt_datetimefield_value(moment)
+
+
+def _json_from_db(value) -> dict:
+    return value if isinstance(value, dict) else json.loads(value)
+
+
+def _from_db(moment: datetime | None) -> datetime | None:
+    """SQLite hands back naive UTC datetimes, PostgreSQL aware ones."""
+    if moment is None or moment.tzinfo is not None:
+        return moment
+    return moment.replace(tzinfo=UTC)
+
+
 def create_game(kind: str = "connect4") -> tuple[str, str]:
     """Create a game with seat 1 taken; return its ID and seat 1's token."""
     new_match(kind)  # refuses unknown kinds before anything is written
@@ -79,14 +109,19 @@ def create_rematch(old_id: str, new_id: str, kind: str, token_hashes: dict[int, 
 
 
 def load_game(game_id: str, alive_since: datetime) -> StoredGame | None:
-    game = Game.objects.filter(pk=game_id).first()
-    if game is None:
+    rows = _rows(
+        f"SELECT kind, seat1_token_hash, seat2_token_hash, presence_version, seat1_away_since, seat2_away_since"
+        f" FROM {_GAME} WHERE id = %s",
+        [game_id],
+    )
+    if not rows:
         return None
+    kind, hash1, hash2, version, away1, away2 = rows[0]
     return StoredGame(
-        id=game.id,
-        kind=game.kind,
-        token_hashes=token_hashes(game),
-        presence=_count(game.id, game.presence_version, (game.seat1_away_since, game.seat2_away_since), alive_since),
+        id=game_id,
+        kind=kind,
+        token_hashes={1: hash1, 2: hash2},
+        presence=_count(game_id, version, (away1, away2), alive_since),
         events=events_after(game_id, 0),
     )
 
@@ -104,8 +139,10 @@ def catch_up(game_id: str, seq: int) -> tuple[list[Event], dict[int, str] | None
 
 
 def events_after(game_id: str, seq: int) -> list[Event]:
-    rows = GameEvent.objects.filter(game_id=game_id, seq__gt=seq).order_by("seq")
-    return [Event(seq=r.seq, kind=r.kind, seat=r.seat, data=r.data) for r in rows]
+    rows = _rows(
+        f"SELECT seq, kind, seat, data FROM {_EVENT} WHERE game_id = %s AND seq > %s ORDER BY seq", [game_id, seq]
+    )
+    return [Event(seq=seq, kind=kind, seat=seat, data=_json_from_db(data)) for seq, kind, seat, data in rows]
 
 
 @dataclass
@@ -205,28 +242,6 @@ def _soft_state():
             with connection.cursor() as cursor:
                 cursor.execute("SET LOCAL synchronous_commit TO OFF")
         yield
-
-
-# Presence changes with every connection that comes or goes, so its statements are plain
-# SQL: building them with the ORM cost several times running them (docs/benchmarks.md).
-_GAME, _CONNECTION, _SERVER = Game._meta.db_table, Connection._meta.db_table, Server._meta.db_table
-
-
-def _rows(sql: str, params: list) -> list[tuple]:
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return cursor.fetchall() if cursor.description else []
-
-
-def _to_db(moment: datetime | None):
-    return connection.ops.adapt_datetimefield_value(moment)
-
-
-def _from_db(moment: datetime | None) -> datetime | None:
-    """SQLite hands back naive UTC datetimes, PostgreSQL aware ones."""
-    if moment is None or moment.tzinfo is not None:
-        return moment
-    return moment.replace(tzinfo=UTC)
 
 
 def _count(game_id: str, version: int, away: tuple, alive_since: datetime) -> Presence:
