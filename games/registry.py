@@ -374,9 +374,10 @@ SERVER_ID = uuid.uuid4().hex[:16]
 _registered = False
 
 
-async def _register() -> None:
+async def _register(again: bool = False) -> None:
+    """Make sure the database knows this process (``again``: it was reaped, so write the row anew)."""
     global _registered
-    if not _registered:
+    if again or not _registered:
         await journal.run(store.register_server, SERVER_ID, socket.gethostname(), os.getpid())
         _registered = True
 
@@ -518,7 +519,7 @@ async def beat() -> None:
 
 async def _restore() -> None:
     log.warning("this server was taken for dead while alive; restoring its connections")
-    await journal.run(store.register_server, SERVER_ID, socket.gethostname(), os.getpid())
+    await _register(again=True)
     rows = [(channel, live.id, seat) for live in live_games() for channel, seat in live.connections.items()]
     await journal.run(store.restore_connections, SERVER_ID, rows)
     for live in live_games():
