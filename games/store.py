@@ -276,7 +276,10 @@ def _game_presence(game_id: str, lock: bool = False) -> tuple[str, int, tuple] |
 
 def read_presence(game_id: str, alive_since: datetime) -> Presence | None:
     found = _game_presence(game_id)
-    return None if found is None else _count(game_id, found[1], found[2], alive_since)
+    if found is None:
+        return None
+    _, version, away = found
+    return _count(game_id, version, away, alive_since)
 
 
 def _recount(game_id: str, alive_since: datetime, left_at: datetime | None = None) -> Presence | None:
