@@ -14,6 +14,13 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 django_asgi_app = get_asgi_application()
 
 
+from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
+from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
+
+from games import shutdown  # noqa: E402
+from games.routing import websocket_urlpatterns  # noqa: E402
+
+
 def lean_django_app() -> ASGIHandler:
     """The same Django (URLs, views) with only ``LEAN_MIDDLEWARE``; a handler reads the list once."""
     full = settings.MIDDLEWARE
@@ -34,12 +41,6 @@ class LeanPaths:
         app = self.lean if scope["path"].startswith(settings.LEAN_PATHS) else self.full
         return await app(scope, receive, send)
 
-
-from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
-from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
-
-from games import shutdown  # noqa: E402
-from games.routing import websocket_urlpatterns  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
