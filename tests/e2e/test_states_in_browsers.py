@@ -46,6 +46,13 @@ class Relay:
             target.send(json.dumps(frame))
 
 
+def both_show(red, yellow, seq: int, moves: int):
+    """Both players' pages are at ``seq`` and list ``moves`` moves."""
+    for page in (red, yellow):
+        expect(page.locator("body")).to_have_attribute("data-seq", str(seq))
+        expect(page.locator("#moves li")).to_have_count(moves)
+
+
 def landed(page):
     """Wait until falling discs have landed, so a screenshot shows the board as people see it."""
     page.wait_for_function("() => !document.getAnimations().some((a) => a instanceof CSSTransition)")
@@ -257,9 +264,7 @@ def test_a_move_cut_off_with_its_connection_is_played_exactly_once(new_page, ser
 
     relay.to_server = lose_the_first_move
     yellow.click('[data-column="2"]')
-    for page in (red, yellow):
-        expect(page.locator("body")).to_have_attribute("data-seq", "4")
-        expect(page.locator("#moves li")).to_have_count(2)
+    both_show(red, yellow, seq=4, moves=2)
     assert [m["column"] for m in moves] == [2, 2]
     assert moves[0]["move_id"] == moves[1]["move_id"]
 
@@ -278,9 +283,7 @@ def test_a_move_cut_off_with_its_connection_is_played_exactly_once(new_page, ser
 
     relay.to_page = lose_the_answer
     yellow.click('[data-column="4"]')
-    for page in (red, yellow):
-        expect(page.locator("body")).to_have_attribute("data-seq", "6")
-        expect(page.locator("#moves li")).to_have_count(4)
+    both_show(red, yellow, seq=6, moves=4)
     expect(red.locator("#status")).to_have_text("Your turn")
     assert len(relay.sockets) == 3  # both cuts were healed by reconnecting
     assert [m["column"] for m in moves] == [2, 2, 4]
