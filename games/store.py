@@ -159,21 +159,56 @@ class Append:
     also: Callable[[], None] | None = None
 
     def game_fields(self) -> dict:
-        fields = {"seq": self.event.seq, "status": self.after.status, "updated_at": timezone.now()}
+        """The game's columns this event changes, ready for the database."""
+        now = _to_db(timezone.now())
+        fields = {"seq": self.event.seq, "status": self.after.status, "updated_at": now}
         if self.after.over:
-            fields.update(result=self.after.result, winner=self.after.winner, finished_at=timezone.now())
+            fields.update(result=self.after.result, winner=self.after.winner, finished_at=now)
         if self.event.kind == "joined":
             fields["seat2_token_hash"] = self.token_hash
         return fields
 
-    def row(self) -> GameEvent:
+    def row(self, created_at) -> list:
+        """The event's row: the values for ``_EVENT_COLUMNS``."""
         event = self.event
-        return GameEvent(game_id=self.game_id, seq=event.seq, kind=event.kind, seat=event.seat, data=event.data)
+        return [
+            self.game_id,
+            event.seq,
+            event.kind,
+            event.seat,
+            _EVENT_DATA.get_db_prep_save(event.data, connection),
+            created_at,
+        ]
+
+
+# The log is appended to on every move, so these statements are written out too.
+_EVENT_COLUMNS = "game_id, seq, kind, seat, data, created_at"
+_EVENT_DATA = GameEvent._meta.get_field("data")
+# Rows per INSERT: well under SQLite's limit on the parameters of one statement.
+_ROWS_PER_INSERT = 100
 
 
 def _advance(append: Append) -> bool:
     """Move the game to the event's seq if nobody else did first (the database's arbitration)."""
-    return bool(Game.objects.filter(pk=append.game_id, seq=append.event.seq - 1).update(**append.game_fields()))
+    fields = append.game_fields()
+    assignments = ", ".join(f"{column} = %s" for column in fields)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {_GAME} SET {assignments} WHERE id = %s AND seq = %s",
+            [*fields.values(), append.game_id, append.event.seq - 1],
+        )
+        return cursor.rowcount == 1
+
+
+def _insert_events(appends: list[Append]) -> None:
+    created_at = _to_db(timezone.now())
+    for start in range(0, len(appends), _ROWS_PER_INSERT):
+        batch = appends[start : start + _ROWS_PER_INSERT]
+        values = ", ".join(["(%s, %s, %s, %s, %s, %s)"] * len(batch))
+        _rows(
+            f"INSERT INTO {_EVENT} ({_EVENT_COLUMNS}) VALUES {values}",
+            [value for append in batch for value in append.row(created_at)],
+        )
 
 
 def append_event(append: Append) -> None:
@@ -181,7 +216,7 @@ def append_event(append: Append) -> None:
     with transaction.atomic():
         if not _advance(append):
             raise StaleGame(append.game_id)
-        append.row().save(force_insert=True)
+        _insert_events([append])
         if append.also is not None:
             append.also()
 
@@ -198,7 +233,7 @@ def append_many(appends: list[Append]) -> list[Exception | None]:
     try:
         with transaction.atomic():
             advanced = [_advance(append) for append in appends]
-            GameEvent.objects.bulk_create([append.row() for append, ok in zip(appends, advanced, strict=True) if ok])
+            _insert_events([append for append, ok in zip(appends, advanced, strict=True) if ok])
     except DatabaseError:
         return [_alone(append) for append in appends]
     return [None if ok else StaleGame(append.game_id) for append, ok in zip(appends, advanced, strict=True)]
