@@ -20,10 +20,7 @@ class Board:
 
     columns: tuple[tuple[int, ...], ...] = ((),) * COLUMNS
     outcome: Outcome = field(default_factory=Outcome)
-
-    @property
-    def moves_made(self) -> int:
-        return sum(len(column) for column in self.columns)
+    moves_made: int = 0  # the discs in ``columns``, kept rather than counted: whose turn it is asks often
 
     @property
     def to_move(self) -> int | None:
@@ -90,15 +87,12 @@ class ConnectFour:
             raise IllegalMove("column_full", f"Column {column} is full.")
         columns = list(state.columns)
         columns[column] = columns[column] + (seat,)
-        board = Board(columns=tuple(columns))
+        board = Board(columns=tuple(columns), moves_made=state.moves_made + 1)
         line = _line_through(board, column, row)
         if line:
-            outcome = Outcome(finished=True, winner=seat, line=line)
+            board = Board(board.columns, Outcome(finished=True, winner=seat, line=line), board.moves_made)
         elif board.moves_made == COLUMNS * ROWS:
-            outcome = Outcome(finished=True)
-        else:
-            outcome = Outcome()
-        board = Board(columns=board.columns, outcome=outcome)
+            board = Board(board.columns, Outcome(finished=True), board.moves_made)
         return board, {"column": column, "row": row}
 
     def to_move(self, state: Board) -> int | None:
