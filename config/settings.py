@@ -65,7 +65,7 @@ MIDDLEWARE = [
 # each synchronous middleware hook is a hop to a thread and back; the full list above cost
 # an API call about 2 ms of CPU, more than its own work.
 LEAN_PATHS = ("/api/", "/healthz", "/readyz")
-LEAN_MIDDLEWARE = ["django.middleware.security.SecurityMiddleware"]
+LEAN_MIDDLEWARE = ["config.middleware.AsyncSecurityMiddleware"]
 
 ROOT_URLCONF = "config.urls"
 ASGI_APPLICATION = "config.asgi.application"
