@@ -21,14 +21,24 @@ from games import shutdown  # noqa: E402
 from games.routing import websocket_urlpatterns  # noqa: E402
 
 
-def lean_django_app() -> ASGIHandler:
-    """The same Django (URLs, views) with only ``LEAN_MIDDLEWARE``; a handler reads the list once."""
-    full = settings.MIDDLEWARE
-    settings.MIDDLEWARE = settings.LEAN_MIDDLEWARE
-    try:
-        return ASGIHandler()
-    finally:
-        settings.MIDDLEWARE = full
+class LeanHandler(ASGIHandler):
+    """The same Django (URLs, views) with only ``LEAN_MIDDLEWARE``, and no thread of its own per request.
+
+    The stock handler starts a thread for each request's synchronous parts and joins it
+    at the end; here those parts are only Django's request signals and closing the
+    response, so they take turns on asgiref's one shared thread instead.
+    """
+
+    def __init__(self):
+        full = settings.MIDDLEWARE
+        settings.MIDDLEWARE = settings.LEAN_MIDDLEWARE  # a handler reads the list once, when built
+        try:
+            super().__init__()
+        finally:
+            settings.MIDDLEWARE = full
+
+    async def __call__(self, scope, receive, send):
+        await self.handle(scope, receive, send)
 
 
 class LeanPaths:
@@ -44,7 +54,7 @@ class LeanPaths:
 
 application = ProtocolTypeRouter(
     {
-        "http": LeanPaths(lean_django_app(), django_asgi_app),
+        "http": LeanPaths(LeanHandler(), django_asgi_app),
         "websocket": AllowedHostsOriginValidator(URLRouter(websocket_urlpatterns)),
     }
 )
