@@ -242,24 +242,36 @@ class GameConsumer(AsyncJsonWebsocketConsumer):
     async def game_event(self, message):
         """A committed event (from any process): brought into the cache, then forwarded once, in order."""
         await registry.observe(self.live, message)
-        if self.seq_sent is None:
-            return  # not welcomed yet: the welcome will carry it
-        for event in self.live.history[self.seq_sent :]:
-            await self.send_json(event)
-        self.seq_sent = len(self.live.history)
+        await self.forward_events()
 
     async def game_presence(self, message):
         """Who is here, counted by any process: forwarded unless this client already has a newer count."""
         registry.observe_presence(self.live, message)
-        if self.seq_sent is None or self.live.presence_version <= self.presence_sent:
-            return
-        self.presence_sent = self.live.presence_version
-        await self.send_json(self.live.presence())
+        await self.forward_presence()
+
+    async def game_nudge(self, message):
+        """The sweeper found that this game missed a broadcast: forward whatever this client lacks."""
+        await self.forward_events()
+        await self.forward_presence()
 
     async def socket_idle(self, message):
         await self.close(code=CLOSE_IDLE, reason="idle")
 
     # ----- Helpers ----------------------------------------------------------
+
+    async def forward_events(self):
+        """Send the events this client has not had yet (none before its welcome, which carries them)."""
+        if self.seq_sent is None:
+            return
+        for event in self.live.history[self.seq_sent :]:
+            await self.send_json(event)
+        self.seq_sent = len(self.live.history)
+
+    async def forward_presence(self):
+        if self.seq_sent is None or self.live.presence_version <= self.presence_sent:
+            return
+        self.presence_sent = self.live.presence_version
+        await self.send_json(self.live.presence())
 
     async def send_ack(self, content, seq: int, duplicate: bool):
         move_id = content.get("move_id")

@@ -89,6 +89,7 @@ class LiveGame:
     sockets: dict[str, float] = field(default_factory=dict)  # channels attached here -> last heard from
     connections: dict[str, int | None] = field(default_factory=dict)  # greeted here -> seat (None: spectator)
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    unsent: bool = False  # a broadcast from here failed: the next heal nudges this game's sockets
 
     @property
     def presence_version(self) -> int:
@@ -224,8 +225,38 @@ async def _broadcast(game_id: str, message: dict) -> None:
     """Tell every connection of the game, in every process. What was committed stays committed if this fails."""
     try:
         await get_channel_layer().group_send(group_name(game_id), message)
-    except Exception as error:  # the layer is down: clients catch up from the database when they reconnect
+    except Exception as error:  # the layer is down: heal() tells this process's sockets once it is back
         log.warning("broadcast to game %s failed: %s", game_id, error)
+        if (live := _games.get(game_id)) is not None:
+            live.unsent = True
+
+
+async def heal() -> None:
+    """The sweeper's safety net under the channel layer, which may lose a message (Redis pub/sub
+    keeps nothing for a process while it reconnects, a full queue drops): every live game is
+    compared with the database, whatever this cache missed is read from it, and the sockets of
+    such a game are nudged to forward what they lack."""
+    games = live_games()
+    if not games:
+        return
+    stored = await journal.run(store.positions, [live.id for live in games])
+    layer = get_channel_layer()
+    for live in games:
+        seq, version = stored.get(live.id, (0, 0))
+        if seq > live.match.seq:
+            await refresh(live)
+            live.unsent = True
+        if version > live.presence_version:
+            await _fresh_presence(live.id)
+            live.unsent = True
+        if live.unsent:
+            try:
+                for channel_name in list(live.sockets):
+                    await layer.send(channel_name, {"type": "game.nudge"})
+            except Exception as error:  # still down: try again at the next sweep
+                log.warning("nudging the sockets of game %s failed: %s", live.id, error)
+            else:
+                live.unsent = False
 
 
 async def _act(

@@ -54,6 +54,8 @@ class StoredGame:
 # docs/benchmarks.md), so they are written out. Everything else uses the ORM.
 _GAME, _EVENT = Game._meta.db_table, GameEvent._meta.db_table
 _CONNECTION, _SERVER = Connection._meta.db_table, Server._meta.db_table
+# Rows per INSERT, IDs per IN list: well under SQLite's limit on the parameters of one statement.
+_BATCH = 100
 
 
 def _rows(sql: str, params: list) -> list[tuple]:
@@ -126,6 +128,17 @@ def load_game(game_id: str, alive_since: datetime) -> StoredGame | None:
     )
 
 
+def positions(game_ids: list[str]) -> dict[str, tuple[int, int]]:
+    """Each game's newest seq and presence version, as the database has them now."""
+    found = {}
+    for start in range(0, len(game_ids), _BATCH):
+        batch = game_ids[start : start + _BATCH]
+        marks = ", ".join(["%s"] * len(batch))
+        rows = _rows(f"SELECT id, seq, presence_version FROM {_GAME} WHERE id IN ({marks})", batch)
+        found.update((game_id, (seq, version)) for game_id, seq, version in rows)
+    return found
+
+
 def token_hashes(game: Game) -> dict[int, str]:
     return {1: game.seat1_token_hash, 2: game.seat2_token_hash}
 
@@ -184,8 +197,6 @@ class Append:
 # The log is appended to on every move, so these statements are written out too.
 _EVENT_COLUMNS = "game_id, seq, kind, seat, data, created_at"
 _EVENT_DATA = GameEvent._meta.get_field("data")
-# Rows per INSERT: well under SQLite's limit on the parameters of one statement.
-_ROWS_PER_INSERT = 100
 
 
 def _advance(append: Append) -> bool:
@@ -202,8 +213,8 @@ def _advance(append: Append) -> bool:
 
 def _insert_events(appends: list[Append]) -> None:
     created_at = _to_db(timezone.now())
-    for start in range(0, len(appends), _ROWS_PER_INSERT):
-        batch = appends[start : start + _ROWS_PER_INSERT]
+    for start in range(0, len(appends), _BATCH):
+        batch = appends[start : start + _BATCH]
         values = ", ".join(["(%s, %s, %s, %s, %s, %s)"] * len(batch))
         _rows(
             f"INSERT INTO {_EVENT} ({_EVENT_COLUMNS}) VALUES {values}",

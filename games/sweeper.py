@@ -1,4 +1,4 @@
-"""The per-process timer: heartbeat, dead processes, idle sockets, abandoned games.
+"""The per-process timer: heartbeat, missed broadcasts, dead processes, idle sockets, abandoned games.
 
 One asyncio task per server process, started with the first connection. Its
 heartbeat keeps this process's connections counted; a process that stops beating
@@ -47,6 +47,7 @@ async def _run() -> None:
         await asyncio.sleep(settings.GAME_SWEEP_INTERVAL_SECONDS)
         try:
             await registry.beat()
+            await registry.heal()
             await registry.reap_dead_servers()
             await close_idle_sockets()
             await forfeit_abandoned_games()

@@ -2,8 +2,10 @@
 
 import pytest
 from channels.db import database_sync_to_async
+from django.utils import timezone
 
-from games import registry
+from games import registry, store
+from games.match import apply_event, decide_move, replay_with_history
 from games.models import Game, GameEvent
 from tests.conftest import Socket
 from tests.test_consumers import play_moves, seated_game
@@ -218,6 +220,34 @@ async def test_when_both_players_are_gone_past_the_limit_the_game_is_aborted(soc
     settings.GAME_FORFEIT_AFTER_SECONDS = 0  # both are now past the limit at the next sweep
     event = await watcher.receive_type("aborted", "abandoned", timeout=5)
     assert (event["type"], event["reason"]) == ("aborted", "Both players left.")
+
+
+# ----- A broadcast the channel layer lost ---------------------------------------------
+
+
+@database_sync_to_async
+def move_from_another_process(game_id, seat, column):
+    """What another process does for a move: decide against the log and commit. Its broadcast never comes."""
+    stored = store.load_game(game_id, timezone.now())
+    match, _ = replay_with_history(stored.kind, stored.events)
+    event = decide_move(match, seat, {"column": column, "move_id": "elsewhere"})
+    store.append_event(store.Append(game_id, event, apply_event(match, event)))
+
+
+async def test_a_move_whose_broadcast_was_lost_reaches_everyone_at_the_next_sweep(sockets, settings):
+    """Redis pub/sub keeps nothing for a process while it reconnects: the sweep reads what was missed."""
+    settings.GAME_SWEEP_INTERVAL_SECONDS = 0.05
+    game_id, red, yellow, watcher, *_ = await seated_game(sockets)
+    await move_from_another_process(game_id, seat=1, column=4)
+    for socket in (red, yellow, watcher):
+        event = await socket.receive_type("move", timeout=5)
+        assert (event["seq"], event["seat"], event["column"], event["move_id"]) == (3, 1, 4, "elsewhere")
+    # This process decides against the healed game: Yellow's reply is the next move.
+    await yellow.send(type="move", column=4, move_id="yellow-1")
+    assert (await yellow.receive_type("ack"))["seq"] == 4
+    for socket in (red, watcher):
+        assert (await socket.receive_type("move"))["move_id"] == "yellow-1"
+    assert await red.nothing_more() and await watcher.nothing_more()  # nothing arrived twice
 
 
 # ----- Rematch ----------------------------------------------------------------------
