@@ -112,20 +112,14 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / "test-db.sqlite3")}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-# Channel layer: in-memory for one process; Redis when REDIS_URL is set, so several
-# processes share groups. The pool is bounded and blocking (see games/layers.py); the
-# capacity is per process, since all of a process's sockets share one Redis queue.
+# Channel layer: in-memory for one process; Redis pub/sub when REDIS_URL is set, so several
+# processes share groups. A group message is published once and Redis hands it to each
+# process subscribed to the group, which delivers it to its own sockets. Pub/sub keeps
+# nothing for a subscriber that is reconnecting; the sweeper's heal covers that (games/registry.py).
 REDIS_URL = os.environ.get("REDIS_URL", "")
 if REDIS_URL:
     CHANNEL_LAYERS = {
-        "default": {
-            "BACKEND": "games.layers.PooledRedisChannelLayer",
-            "CONFIG": {
-                "hosts": [REDIS_URL],
-                "pool_size": int(os.environ.get("REDIS_POOL_SIZE") or 50),
-                "capacity": int(os.environ.get("REDIS_CHANNEL_CAPACITY") or 100_000),
-            },
-        }
+        "default": {"BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer", "CONFIG": {"hosts": [REDIS_URL]}}
     }
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "games.layers.InMemoryLayer"}}

@@ -5,6 +5,7 @@ here only when both checks pass, since a move needs the one and its broadcast th
 """
 
 import asyncio
+import contextlib
 
 from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
@@ -23,10 +24,23 @@ async def _round_trip_channel_layer() -> None:
     """A message to a fresh channel of our own and back: the path every broadcast takes."""
     layer = get_channel_layer()
     channel = await layer.new_channel("readyz")
-    await layer.send(channel, {"type": "readyz.ping"})
-    message = await layer.receive(channel)
+    try:
+        await layer.send(channel, {"type": "readyz.ping"})
+        message = await layer.receive(channel)
+    finally:
+        await _close(layer, channel)
     if message.get("type") != "readyz.ping":
         raise RuntimeError("the channel layer returned another message")
+
+
+async def _close(layer, channel: str) -> None:
+    """Let the layer forget the channel (Redis pub/sub would stay subscribed to it for good).
+    A layer closes a channel when a receive on it is cancelled, as at the end of a consumer."""
+    waiting = asyncio.ensure_future(layer.receive(channel))
+    await asyncio.sleep(0)  # let it start waiting, so that the cancellation runs its clean-up
+    waiting.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await waiting
 
 
 async def _check(probe) -> str:

@@ -235,6 +235,17 @@ def readyz(url: str) -> tuple[int, dict]:
         return error.code, json.load(error)
 
 
+async def ready_again(url: str, probes: int = 50) -> bool:
+    """Whether /readyz says 200 again within ``probes`` tries, polled as a load balancer would. A
+    process finds out that Redis is back on its next use of a connection, so the first probe after
+    the restart may still fail; there is no event to wait on from outside."""
+    for _ in range(probes):
+        if readyz(url)[0] == 200:
+            return True
+        await asyncio.sleep(0.2)
+    return False
+
+
 async def test_games_continue_after_redis_restarts(cluster):
     tables = await seated_tables(cluster.url, 12, spectators=True)
     for red, yellow, _ in tables:
@@ -244,8 +255,7 @@ async def test_games_continue_after_redis_restarts(cluster):
     status, body = readyz(cluster.url)
     assert status == 503 and body["checks"]["database"] == "ok" and body["checks"]["channel_layer"] != "ok"
     cluster.redis.start()
-    status, body = readyz(cluster.url)
-    assert status == 200, body
+    assert await ready_again(cluster.url)
 
     await finish(tables)
     assert_nothing_lost(cluster, tables)
@@ -253,16 +263,16 @@ async def test_games_continue_after_redis_restarts(cluster):
 
 
 async def test_thousands_of_sockets_connect_at_once_to_one_process(cluster):
-    """Every group_add of a burst shares a bounded pool of Redis connections instead of failing."""
+    """Each socket's channel and group are subscriptions on the process's one Redis pub/sub
+    connection: a burst of them queues there, none fails."""
     # A process of its own on the cluster's Redis and database, fresh from start-up.
     daphne = Daphne(cluster.env, cluster.workdir / "daphne-burst.log").start()
     try:
         await burst_of_watchers(daphne, games=200, sockets=2000)
+        log = (cluster.workdir / "daphne-burst.log").read_text()  # before the noise of shutting down
     finally:
         daphne.stop()
-    log = (cluster.workdir / "daphne-burst.log").read_text()
-    assert "MaxConnectionsError" not in log and "Too many connections" not in log
-    assert "Timeout reading" not in log  # the layer's blocking wait no longer races its socket timeout
+    assert "MaxConnectionsError" not in log and "Too many connections" not in log and "Traceback" not in log
 
 
 async def burst_of_watchers(daphne: Daphne, games: int, sockets: int) -> None:

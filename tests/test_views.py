@@ -147,7 +147,7 @@ def test_readyz_is_unavailable_when_the_channel_layer_is_unreachable(client, set
         port = closed.getsockname()[1]
     settings.CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "games.layers.PooledRedisChannelLayer",
+            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
             "CONFIG": {"hosts": [f"redis://127.0.0.1:{port}/0"]},
         }
     }

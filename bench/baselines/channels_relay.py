@@ -5,7 +5,7 @@ whatever it receives to that group; the group's other sockets forward it. No
 validation, no database. It pays what any Channels app pays per message (the
 ASGI consumer, the channel layer), so the gap between it and our server is what
 our own work costs. Channels' stock in-memory layer by default (``RELAY_LAYER`` names
-another, such as our ``games.layers.InMemoryLayer``); Redis when ``REDIS_URL`` is set.
+another, such as our ``games.layers.InMemoryLayer``); Redis pub/sub when ``REDIS_URL`` is set.
 
 Run: ``daphne -p 8002 bench.baselines.channels_relay:application``
 """
@@ -15,12 +15,10 @@ import os
 import django
 from django.conf import settings
 
+# The same layer as our server's with REDIS_URL set (config/settings.py).
 REDIS_LAYER = {
-    "BACKEND": "channels_redis.core.RedisChannelLayer",
-    # The default capacity (100) bounds one Redis list per process, shared by all its
-    # sockets: under load the layer would drop moves, and a relay that loses moves is
-    # no yardstick. Everything else is channels-redis as installed.
-    "CONFIG": {"hosts": [os.environ.get("REDIS_URL")], "capacity": 100_000},
+    "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+    "CONFIG": {"hosts": [os.environ.get("REDIS_URL")]},
 }
 IN_MEMORY_LAYER = {"BACKEND": os.environ.get("RELAY_LAYER", "channels.layers.InMemoryChannelLayer")}
 settings.configure(CHANNEL_LAYERS={"default": REDIS_LAYER if os.environ.get("REDIS_URL") else IN_MEMORY_LAYER})
