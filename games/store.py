@@ -8,7 +8,7 @@ when several server processes hold the same game in memory.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -56,6 +56,11 @@ _GAME, _EVENT = Game._meta.db_table, GameEvent._meta.db_table
 _CONNECTION, _SERVER = Connection._meta.db_table, Server._meta.db_table
 # Rows per INSERT, IDs per IN list: well under SQLite's limit on the parameters of one statement.
 _BATCH = 100
+
+
+def _batches(items: list) -> Iterator[list]:
+    for start in range(0, len(items), _BATCH):
+        yield items[start : start + _BATCH]
 
 
 def _rows(sql: str, params: list) -> list[tuple]:
@@ -131,8 +136,7 @@ def load_game(game_id: str, alive_since: datetime) -> StoredGame | None:
 def positions(game_ids: list[str]) -> dict[str, tuple[int, int]]:
     """Each game's newest seq and presence version, as the database has them now."""
     found = {}
-    for start in range(0, len(game_ids), _BATCH):
-        batch = game_ids[start : start + _BATCH]
+    for batch in _batches(game_ids):
         marks = ", ".join(["%s"] * len(batch))
         rows = _rows(f"SELECT id, seq, presence_version FROM {_GAME} WHERE id IN ({marks})", batch)
         found.update((game_id, (seq, version)) for game_id, seq, version in rows)
@@ -195,7 +199,9 @@ class Append:
 
 
 # The log is appended to on every move, so these statements are written out too.
-_EVENT_COLUMNS = "game_id, seq, kind, seat, data, created_at"
+_EVENT_COLUMNS = ("game_id", "seq", "kind", "seat", "data", "created_at")
+_EVENT_COLUMN_LIST = ", ".join(_EVENT_COLUMNS)
+_EVENT_PLACEHOLDERS = f"({', '.join(['%s'] * len(_EVENT_COLUMNS))})"
 _EVENT_DATA = GameEvent._meta.get_field("data")
 
 
@@ -213,11 +219,10 @@ def _advance(append: Append) -> bool:
 
 def _insert_events(appends: list[Append]) -> None:
     created_at = _to_db(timezone.now())
-    for start in range(0, len(appends), _BATCH):
-        batch = appends[start : start + _BATCH]
-        values = ", ".join(["(%s, %s, %s, %s, %s, %s)"] * len(batch))
+    for batch in _batches(appends):
+        values = ", ".join([_EVENT_PLACEHOLDERS] * len(batch))
         _rows(
-            f"INSERT INTO {_EVENT} ({_EVENT_COLUMNS}) VALUES {values}",
+            f"INSERT INTO {_EVENT} ({_EVENT_COLUMN_LIST}) VALUES {values}",
             [value for append in batch for value in append.row(created_at)],
         )
 
