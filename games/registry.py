@@ -191,7 +191,11 @@ def _release(live: LiveGame) -> None:
 
 async def _catch_up(live: LiveGame) -> None:
     """Fold in events another process committed since we last looked."""
-    events, token_hashes = await journal.run(store.catch_up, live.id, live.match.seq)
+    _fold(live, *await journal.run(store.catch_up, live.id, live.match.seq))
+
+
+def _fold(live: LiveGame, events: list[Event], token_hashes: dict[int, str] | None) -> None:
+    """Apply events read from the log after the cache's seq (hold the game's lock)."""
     if token_hashes is not None:
         live.token_hashes = token_hashes
     for event in events:
@@ -428,29 +432,40 @@ def touch(live: LiveGame, channel_name: str) -> None:
 
 
 async def identify(live: LiveGame, channel_name: str, token: str | None) -> int | None:
-    """Seat the connection whose token matches; no token means a spectator."""
-    await refresh(live)  # the welcome that follows must not be older than the database
-    seat = None
-    if token:
+    """Seat the connection whose token matches; no token means a spectator.
+
+    Either way the cache is brought up to date first: the welcome that follows
+    must not be older than the database.
+    """
+    seat = live.seat_for(token) if token else None
+    if token and seat is None:
+        await refresh(live)  # seat 2 may have been taken on another process a moment ago
         seat = live.seat_for(token)
         if seat is None:
             raise IllegalMove("bad_token", "That seat token is not valid for this game.")
-    await set_role(live, channel_name, seat)
+    if live.connections.get(channel_name, "new") == seat:
+        await refresh(live)  # a repeated hello: nothing to record
+    else:
+        await set_role(live, channel_name, seat)  # records it and catches up in the same visit
     return seat
 
 
 async def set_role(live: LiveGame, channel_name: str, seat: int | None) -> None:
-    """Record what a greeted connection is (a seat, or None to watch) and tell everyone if it changed."""
-    before = live.connections.get(channel_name, "new")
+    """Record what a greeted connection is (a seat, or None to watch), catch the cache up with the
+    log while there, and tell everyone."""
     live.connections[channel_name] = seat
-    if before != seat:
-        await _register()
-        try:
-            presence = await journal.run(store.connect, channel_name, live.id, SERVER_ID, seat, alive_since())
-        except store.ServerGone:
-            await _restore()  # puts this connection back along with all the others
-            return
-        await _publish_presence(live.id, presence)
+    await _register()
+    try:
+        async with live.lock:
+            arrival = await journal.run(
+                store.connect, channel_name, live.id, SERVER_ID, seat, alive_since(), live.match.seq
+            )
+            _fold(live, arrival.events, arrival.token_hashes)
+    except store.ServerGone:
+        await _restore()  # puts this connection back along with all the others
+        await refresh(live)
+        return
+    await _publish_presence(live.id, arrival.presence)
 
 
 async def detach(live: LiveGame, channel_name: str) -> None:

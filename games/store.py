@@ -358,10 +358,20 @@ def recount(game_id: str, alive_since: datetime) -> Presence | None:
         return _recount(game_id, alive_since)
 
 
+@dataclass
+class Arrival:
+    """What a greeted connection needs from the database: the new count, and the log since the cache's seq."""
+
+    presence: Presence | None
+    events: list[Event]
+    token_hashes: dict[int, str] | None  # as in catch_up: only when a join is among the events
+
+
 def connect(
-    channel_name: str, game_id: str, server_id: str, seat: int | None, alive_since: datetime
-) -> Presence | None:
-    """Record (or re-seat) a greeted connection and return the game's presence."""
+    channel_name: str, game_id: str, server_id: str, seat: int | None, alive_since: datetime, seen_seq: int
+) -> Arrival:
+    """Record (or re-seat) a greeted connection, count the game's presence and read the log after
+    ``seen_seq``: one visit to the database for the welcome that follows."""
     try:
         with _soft_state():
             _rows(
@@ -370,7 +380,8 @@ def connect(
                 " SET game_id = excluded.game_id, server_id = excluded.server_id, seat = excluded.seat",
                 [channel_name, game_id, server_id, seat, _to_db(timezone.now())],
             )
-            return _recount(game_id, alive_since)
+            presence = _recount(game_id, alive_since)
+        return Arrival(presence, *catch_up(game_id, seen_seq))
     except IntegrityError:  # the server row is gone: others reaped this process while it was busy
         if not Server.objects.filter(pk=server_id).exists():
             raise ServerGone(server_id) from None
