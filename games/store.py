@@ -16,8 +16,8 @@ from datetime import UTC, datetime
 from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.utils import timezone
 
-from games.identity import hash_token, new_seat_token
-from games.match import PLAYING, Event, Match, new_match, replay_with_history
+from games.identity import hash_token, new_game_id, new_seat_token
+from games.match import PLAYING, WAITING, Event, Match, new_match, replay_with_history
 from games.models import Connection, Game, GameEvent, Server
 
 
@@ -84,16 +84,37 @@ def _from_db(moment: datetime | None) -> datetime | None:
     return moment.replace(tzinfo=UTC)
 
 
+# Every game starts with a row written here (the columns without a default of None).
+_NEW_GAME_COLUMNS = (
+    "id",
+    "kind",
+    "status",
+    "result",
+    "seq",
+    "seat1_token_hash",
+    "seat2_token_hash",
+    "presence_version",
+    "created_at",
+    "updated_at",
+)
+_NEW_GAME_COLUMN_LIST = ", ".join(_NEW_GAME_COLUMNS)
+_NEW_GAME_PLACEHOLDERS = ", ".join(["%s"] * len(_NEW_GAME_COLUMNS))
+
+
 def create_game(kind: str = "connect4") -> tuple[str, str]:
     """Create a game with seat 1 taken; return its ID and seat 1's token."""
-    new_match(kind)  # refuses unknown kinds before anything is written
+    start = new_match(kind)  # refuses unknown kinds before anything is written
     token = new_seat_token()
     for _ in range(5):
+        game_id, now = new_game_id(), _to_db(timezone.now())
         try:
             with transaction.atomic():
-                game = Game.objects.create(kind=kind, seq=1, seat1_token_hash=hash_token(token))
-                GameEvent.objects.create(game=game, seq=1, kind="created", seat=1)
-            return game.id, token
+                _rows(
+                    f"INSERT INTO {_GAME} ({_NEW_GAME_COLUMN_LIST}) VALUES ({_NEW_GAME_PLACEHOLDERS})",
+                    [game_id, kind, WAITING, "", 1, hash_token(token), "", 0, now, now],
+                )
+                _insert_events([Append(game_id, Event(seq=1, kind="created", seat=1), start)])
+            return game_id, token
         except IntegrityError:  # an ID collision: vanishingly rare, so just draw again
             continue
     raise RuntimeError("could not draw a free game ID")
