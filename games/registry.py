@@ -60,6 +60,8 @@ log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 5
 # A client further behind than this gets the snapshot alone, not every event it missed.
 REPLAY_LIMIT = 100
+# How long a game changed by a request, with no socket here, stays in memory for the sockets that follow.
+LINGER_SECONDS = 5.0
 
 
 class UnknownGame(Exception):
@@ -189,6 +191,13 @@ def _release(live: LiveGame) -> None:
         _players_sent.pop(live.id, None)
 
 
+def _release_soon(live: LiveGame) -> None:
+    """Forget an unwatched game after a moment: sockets usually follow the request that changed
+    it (a join over HTTP, then the players connect), and would otherwise load it again."""
+    if not live.sockets:
+        asyncio.get_running_loop().call_later(LINGER_SECONDS, _release, live)
+
+
 async def _catch_up(live: LiveGame) -> None:
     """Fold in events another process committed since we last looked."""
     _fold(live, *await journal.run(store.catch_up, live.id, live.match.seq))
@@ -296,7 +305,7 @@ async def _act(
                 return message
             raise IllegalMove("busy", "The game is busy; try again.")
     finally:
-        _release(live)
+        _release_soon(live)
 
 
 # ----- Actions ----------------------------------------------------------------
