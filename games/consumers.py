@@ -13,6 +13,7 @@ import time
 
 from autobahn.exception import Disconnected
 from channels.consumer import get_handler_name
+from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 from redis.exceptions import RedisError
@@ -135,6 +136,12 @@ class GameConsumer(AsyncJsonWebsocketConsumer):
                 await self.channel_layer.group_discard(self.group, self.channel_name)
             await registry.detach(self.live, self.channel_name)
             self.live = None  # detached once, however the socket ended
+
+    async def websocket_disconnect(self, message):
+        """Tidy up and stop, without Channels' closing of stale database connections on the way out:
+        another hop to a worker thread, for connections this consumer never uses (see ``dispatch``)."""
+        await self.disconnect(message["code"])
+        raise StopConsumer()
 
     async def dispatch(self, message):
         """Run the handler for ``message`` without Channels' stale-connection check before each one.
