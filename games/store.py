@@ -248,6 +248,26 @@ def _insert_events(appends: list[Append]) -> None:
         )
 
 
+def _append_in_one_statement(appends: list[Append]) -> set[str]:
+    """PostgreSQL: every append of the group as one statement, so one round trip and no
+    explicit transaction (a statement is atomic by itself). Per append, a data-modifying
+    CTE moves the game on from the seq it was decided against and another writes the
+    event only if the first did; the games returned are those that moved."""
+    parts, params, moved = [], [], []
+    created_at = _to_db(timezone.now())
+    for index, append in enumerate(appends):
+        fields = append.game_fields()
+        assignments = ", ".join(f"{column} = %s" for column in fields)
+        parts.append(
+            f"moved_{index} AS (UPDATE {_GAME} SET {assignments} WHERE id = %s AND seq = %s RETURNING id), "
+            f"event_{index} AS (INSERT INTO {_EVENT} ({_EVENT_COLUMN_LIST})"
+            f" SELECT id, %s, %s, %s::smallint, %s, %s FROM moved_{index} RETURNING game_id)"
+        )
+        params += [*fields.values(), append.game_id, append.event.seq - 1, *append.row(created_at)[1:]]
+        moved.append(f"SELECT game_id FROM event_{index}")
+    return {game_id for (game_id,) in _rows(f"WITH {', '.join(parts)} {' UNION ALL '.join(moved)}", params)}
+
+
 def append_event(append: Append) -> None:
     """Commit one event, or raise StaleGame if the game is no longer where it was decided."""
     with transaction.atomic():
@@ -265,8 +285,16 @@ def append_many(appends: list[Append]) -> list[Exception | None]:
     else goes wrong the group is retried one append per transaction, so a single
     bad append cannot take the others down with it.
     """
-    if len(appends) == 1 or any(append.also is not None for append in appends):
+    if any(append.also is not None for append in appends):
         return [_alone(append) for append in appends]
+    if connection.vendor == "postgresql":
+        try:
+            moved = _append_in_one_statement(appends)
+        except DatabaseError:
+            return [_alone(append) for append in appends]
+        return [None if append.game_id in moved else StaleGame(append.game_id) for append in appends]
+    if len(appends) == 1:
+        return [_alone(appends[0])]
     try:
         with transaction.atomic():
             advanced = [_advance(append) for append in appends]

@@ -54,6 +54,16 @@ def test_one_transaction_commits_many_games_moves_and_refuses_only_the_stale_one
     assert GameEvent.objects.filter(game_id=stale.game_id, seq=3).count() == 1
 
 
+def test_an_append_alone_lands_once_and_its_move_is_stored_as_a_json_object():
+    append = _joined_game()
+    assert store.append_many([append]) == [None]
+    [again] = store.append_many([append])  # the same seq a second time: someone got there first
+    assert isinstance(again, store.StaleGame)
+    assert Game.objects.get(pk=append.game_id).seq == 3
+    # A JSON lookup finds it only if the column holds an object, not a string of JSON.
+    assert GameEvent.objects.filter(game_id=append.game_id, seq=3, data__column=3, seat=1).count() == 1
+
+
 def test_an_append_that_breaks_the_group_fails_alone():
     good, broken = _joined_game(), _joined_game()
     # A row already holds the broken game's next seq (the log and the game row disagree),
