@@ -17,6 +17,7 @@ django_asgi_app = get_asgi_application()
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
+from config import websocket_protocol  # noqa: E402
 from games import shutdown  # noqa: E402
 from games.routing import websocket_urlpatterns  # noqa: E402
 
@@ -58,6 +59,9 @@ application = ProtocolTypeRouter(
         "websocket": AllowedHostsOriginValidator(URLRouter(websocket_urlpatterns)),
     }
 )
+
+# Daphne's WebSocket connections without the per-connection copies they need not keep.
+websocket_protocol.install()
 
 # A deploy's SIGTERM closes game sockets with 1001 so clients reconnect at once.
 shutdown.install()

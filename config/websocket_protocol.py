@@ -1,0 +1,60 @@
+"""Daphne's WebSocket protocol, minus what it keeps per connection for no use.
+
+``install()`` (called from config/asgi.py, which daphne imports before it builds its
+factory) makes daphne's WebSocket factory build :class:`LeanWebSocketProtocol`: the
+same protocol, with two differences that only change what an open socket holds.
+
+1. Autobahn copies its ~30 protocol options (timeouts, size limits, origin
+   patterns...) from the factory onto every connection as it starts
+   (``WebSocketProtocol._connectionMade``), unless the connection has them already.
+   Here the class has them: each reads the factory's value, which is what the copy
+   would hold (nothing changes a factory's options after daphne sets them). A
+   connection may still set its own, which then shadows the factory's. Without the
+   copies a connection's ``__dict__`` stays under 86 keys: 1.6 KB instead of 3.3 KB.
+2. A socket begins as an HTTP request on Twisted's HTTP channel, which registers
+   itself as the TCP transport's producer. Daphne hands the transport over to the
+   WebSocket protocol but leaves that registration, so the channel and the request
+   (headers, buffers, addresses) live as long as the socket, though they do nothing
+   for it: an upgraded request never finishes, so the channel's pause and resume
+   are no-ops. Once the socket is open the registration is dropped (autobahn drops
+   it anyway when it drops a connection), and so are the raw handshake bytes
+   autobahn keeps only for its logs.
+
+About 6 KB less per open socket in all (bench S3: 2 KB for 1., 3.5 KB for 2.).
+"""
+
+from daphne.ws_protocol import WebSocketFactory, WebSocketProtocol
+
+
+class FactoryOption:
+    """A protocol option read from the connection's factory, unless the connection set its own.
+
+    A non-data descriptor: ``hasattr`` finds it (so autobahn copies nothing), and an
+    assignment on the connection lands in its ``__dict__`` and wins from then on.
+    """
+
+    def __init__(self, name: str):
+        self.name = name
+
+    def __get__(self, protocol, owner=None):
+        if protocol is None:
+            return self
+        return getattr(protocol.factory, self.name)
+
+
+class LeanWebSocketProtocol(WebSocketProtocol):
+    """Daphne's WebSocket protocol: options read from the factory, the HTTP upgrade let go once open."""
+
+    def onOpen(self):
+        super().onOpen()
+        self.transport.unregisterProducer()  # the HTTP channel the socket was upgraded from
+        self.http_request_data = self.http_response_data = None
+
+
+for _name in WebSocketProtocol.CONFIG_ATTRS:
+    setattr(LeanWebSocketProtocol, _name, FactoryOption(_name))
+
+
+def install() -> None:
+    """Make daphne's WebSocket factory build :class:`LeanWebSocketProtocol` connections."""
+    WebSocketFactory.protocol = LeanWebSocketProtocol

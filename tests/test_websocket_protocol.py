@@ -1,0 +1,108 @@
+"""config.websocket_protocol: daphne's WebSocket connections, minus what they need not keep.
+
+Driven in-process through daphne's own HTTP factory (the path a real upgrade takes),
+on an in-memory Twisted transport, with a tiny ASGI app that accepts and echoes.
+"""
+
+import asyncio
+import base64
+import os
+
+from daphne.http_protocol import HTTPFactory
+from daphne.server import Server
+from daphne.ws_protocol import WebSocketFactory, WebSocketProtocol
+from twisted.internet.address import IPv4Address
+from twisted.internet.testing import StringTransport
+from twisted.web.http import HTTPChannel
+
+from config import websocket_protocol
+from config.websocket_protocol import LeanWebSocketProtocol
+
+
+async def echo(scope, receive, send):
+    while True:
+        message = await receive()
+        if message["type"] == "websocket.connect":
+            await send({"type": "websocket.accept"})
+        elif message["type"] == "websocket.receive":
+            await send({"type": "websocket.send", "text": message["text"].upper()})
+        else:
+            return
+
+
+def daphne_server() -> Server:
+    """A daphne Server set up as ``Server.run`` sets it up, without listening or running a reactor."""
+    server = Server(application=echo, endpoints=["tcp:port=0"], ping_timeout=17, websocket_handshake_timeout=4)
+    server.connections = {}
+    server.ws_factory = WebSocketFactory(server, server="daphne")
+    server.ws_factory.setProtocolOptions(
+        autoPingTimeout=server.ping_timeout,
+        allowNullOrigin=True,
+        openHandshakeTimeout=server.websocket_handshake_timeout,
+        maxMessagePayloadSize=server.websocket_max_message_size,
+        maxFramePayloadSize=server.websocket_max_frame_size,
+    )
+    server.http_factory = HTTPFactory(server)
+    return server
+
+
+def masked_text_frame(text: str) -> bytes:
+    payload, mask = text.encode(), os.urandom(4)
+    return bytes([0x81, 0x80 | len(payload)]) + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+
+
+async def upgraded_socket():
+    """A socket upgraded from HTTP and accepted by the app: (server, protocol, transport)."""
+    server = daphne_server()
+    peer = IPv4Address("TCP", "127.0.0.1", 40000)
+    transport = StringTransport(peerAddress=peer, hostAddress=IPv4Address("TCP", "127.0.0.1", 8000))
+    http = server.http_factory.buildProtocol(peer)
+    http.makeConnection(transport)
+    key = base64.b64encode(os.urandom(16))
+    http.dataReceived(
+        b"GET /ws/games/ABC/ HTTP/1.1\r\nHost: 127.0.0.1:8000\r\nOrigin: http://127.0.0.1:8000\r\n"
+        b"Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
+        b"Sec-WebSocket-Key: " + key + b"\r\n\r\n"
+    )
+    protocol = next(p for p in server.connections if isinstance(p, WebSocketProtocol))
+    for _ in range(100):  # the app runs on the event loop; the accept comes back through daphne
+        if protocol.state == protocol.STATE_OPEN:
+            break
+        await asyncio.sleep(0.01)
+    assert b"101 Switching Protocols" in transport.value()
+    transport.clear()
+    return server, protocol, transport
+
+
+def test_daphne_builds_the_lean_protocol():
+    websocket_protocol.install()  # config.asgi does this on import; again is harmless
+    assert WebSocketFactory.protocol is LeanWebSocketProtocol
+    assert isinstance(daphne_server().ws_factory.buildProtocol(None), LeanWebSocketProtocol)
+
+
+async def test_options_are_the_factorys_and_no_connection_keeps_a_copy():
+    server, protocol, transport = await upgraded_socket()
+    factory = server.ws_factory
+    for name in WebSocketProtocol.CONFIG_ATTRS:
+        assert name not in vars(protocol), name
+        assert getattr(protocol, name) == getattr(factory, name), name
+    assert (protocol.autoPingTimeout, protocol.openHandshakeTimeout, protocol.allowNullOrigin) == (17, 4, True)
+    protocol.closeHandshakeTimeout = 9  # a connection may still set its own
+    assert (protocol.closeHandshakeTimeout, factory.closeHandshakeTimeout) == (9, 1)
+
+
+async def test_the_http_request_it_was_upgraded_from_is_let_go():
+    server, protocol, transport = await upgraded_socket()
+    assert transport.producer is None  # was the HTTPChannel, which held the request and its headers
+    assert protocol.http_request_data is None and protocol.http_response_data is None
+    assert not any(isinstance(p, HTTPChannel) for p in (transport.producer, transport.protocol))
+
+
+async def test_an_upgraded_socket_still_talks():
+    server, protocol, transport = await upgraded_socket()
+    protocol.dataReceived(masked_text_frame("hello"))
+    for _ in range(100):
+        if transport.value():
+            break
+        await asyncio.sleep(0.01)
+    assert transport.value() == b"\x81\x05HELLO"
