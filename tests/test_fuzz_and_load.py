@@ -168,6 +168,7 @@ async def test_connection_churn_leaks_no_registry_entries_groups_or_tasks():
         await asyncio.gather(*(socket.close() for socket in batch))
     assert registry.live_games() == []
     assert get_channel_layer().groups == {}
+    assert get_channel_layer().channels == {}  # no inbox kept for a socket that has gone
     assert not await Connection.objects.filter(game_id__in=games).aexists()  # nobody counts as present
     await registry.presence_sent()
     sweeper.stop()

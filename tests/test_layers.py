@@ -3,6 +3,7 @@
 import asyncio
 
 import pytest
+from channels.exceptions import ChannelFull
 
 from games.layers import InMemoryLayer
 
@@ -41,3 +42,57 @@ async def test_expired_messages_are_still_swept_and_their_channel_leaves_its_gro
     layer._next_sweep = 0.0  # as if a sweep were due (they run at most once a second)
     await layer.group_send("game-a", {"type": "game.event"})
     assert gone not in layer.groups.get("game-a", {})
+
+
+async def test_a_full_channel_refuses_and_an_empty_one_is_forgotten():
+    layer = InMemoryLayer(capacity=2)
+    channel = await layer.new_channel()
+    await layer.send(channel, {"type": "a"})
+    await layer.send(channel, {"type": "b"})
+    with pytest.raises(ChannelFull):
+        await layer.send(channel, {"type": "c"})
+    assert [(await layer.receive(channel))["type"] for _ in range(2)] == ["a", "b"]
+    assert channel not in layer.channels  # nothing kept for a channel with no messages and nobody waiting
+
+
+async def test_waiting_receivers_are_served_in_turn_and_one_cancelled_loses_nothing():
+    layer = InMemoryLayer()
+    channel = await layer.new_channel()
+    first, second, third = (asyncio.ensure_future(layer.receive(channel)) for _ in range(3))
+    await asyncio.sleep(0)
+    first.cancel()
+    await layer.send(channel, {"type": "one"})
+    await layer.send(channel, {"type": "two"})
+    assert (await second)["type"] == "one"
+    assert (await third)["type"] == "two"
+    assert first.cancelled()
+    assert channel not in layer.channels
+
+
+async def test_a_receiver_woken_then_cancelled_passes_its_message_on():
+    layer = InMemoryLayer()
+    channel = await layer.new_channel()
+    woken, next_in_line = asyncio.ensure_future(layer.receive(channel)), asyncio.ensure_future(layer.receive(channel))
+    await asyncio.sleep(0)
+    await layer.send(channel, {"type": "only"})  # wakes the first receiver...
+    woken.cancel()  # ...which is cancelled before it runs
+    assert (await next_in_line)["type"] == "only"
+
+
+async def test_a_receive_cancelled_while_idle_leaves_nothing_behind():
+    layer = InMemoryLayer()
+    channel = await layer.new_channel()
+    waiting = asyncio.ensure_future(layer.receive(channel))  # a socket's consumer, waiting
+    await asyncio.sleep(0)
+    waiting.cancel()  # the socket closes
+    with pytest.raises(asyncio.CancelledError):
+        await waiting
+    assert layer.channels == {}
+
+
+async def test_capacity_zero_means_no_limit():
+    layer = InMemoryLayer(capacity=0)
+    channel = await layer.new_channel()
+    for n in range(5):
+        await layer.send(channel, {"type": "m", "n": n})
+    assert [(await layer.receive(channel))["n"] for _ in range(5)] == list(range(5))
