@@ -1,11 +1,15 @@
 """Playing over WebSockets through the real ASGI application and database."""
 
+import asyncio
+
 import pytest
 from autobahn.exception import Disconnected
 from channels.db import database_sync_to_async
+from channels.exceptions import StopConsumer
+from channels.layers import get_channel_layer
 
 from games import registry
-from games.consumers import GameConsumer, tolerate_closed
+from games.consumers import CLOSE_SERVICE_RESTART, GameConsumer, dispatch_in_turn
 from games.models import Game, GameEvent
 from tests.test_rules import DRAW_SEQUENCE
 
@@ -150,5 +154,64 @@ async def test_a_frame_for_a_socket_its_client_just_closed_is_dropped_quietly():
     async def closed_socket(message):
         raise Disconnected("Attempt to send on a closed protocol")
 
-    consumer.base_send = tolerate_closed(closed_socket)  # as GameConsumer.__call__ wraps daphne's send
+    consumer.base_send = closed_socket  # as GameConsumer.__call__ passes daphne's send
     await consumer.send_json({"type": "pong", "seq": 1})
+
+
+async def test_dispatch_in_turn_handles_one_message_at_a_time_from_every_receiver():
+    client, layer = asyncio.Queue(), asyncio.Queue()
+    seen, busy = [], []
+
+    async def dispatch(message):
+        assert not busy, "two dispatches at once"
+        busy.append(message)
+        await asyncio.sleep(0.01)
+        busy.pop()
+        seen.append(message)
+        if message == "bye":
+            raise StopConsumer
+
+    for message in ("c1", "c2"):
+        client.put_nowait(message)
+    for message in ("l1", "l2"):
+        layer.put_nowait(message)
+    client.put_nowait("bye")
+    with pytest.raises(StopConsumer):
+        await dispatch_in_turn((client.get, layer.get), dispatch)
+    assert [m for m in seen if m.startswith("c")] == ["c1", "c2"]
+    assert [m for m in seen if m.startswith("l")] == ["l1", "l2"]
+
+
+async def test_dispatch_in_turn_raises_what_a_receiver_raises_and_stops_the_others():
+    others = []
+
+    async def failing():
+        await asyncio.sleep(0.01)
+        raise OSError("layer gone")
+
+    async def waiting():
+        others.append(asyncio.current_task())
+        await asyncio.Event().wait()
+
+    async def dispatch(message):
+        raise AssertionError("nothing to dispatch")
+
+    with pytest.raises(OSError, match="layer gone"):
+        await dispatch_in_turn((waiting, failing), dispatch)
+    assert others[0].cancelled()
+
+
+async def test_a_channel_layer_failing_under_a_socket_closes_it_for_a_reconnect(sockets, monkeypatch):
+    game_id, token = await registry.create_game()
+    red = await sockets(game_id)
+    await red.hello(token=token)
+    layer = get_channel_layer()
+
+    def gone():
+        raise OSError("the layer went away")
+
+    await layer.group_send(registry.group_name(game_id), {"type": "game.nudge"})
+    monkeypatch.setattr(layer, "_clean_expired", gone)  # the socket's next receive, after the nudge, fails
+    closed = await red.communicator.receive_output(timeout=2)
+    assert closed == {"type": "websocket.close", "code": CLOSE_SERVICE_RESTART}
+    assert registry.connection_count(game_id) == 0  # detached, as on any disconnect
