@@ -69,6 +69,32 @@ def _rows(sql: str, params: list) -> list[tuple]:
         return cursor.fetchall() if cursor.description else []
 
 
+def _script(statements: list[tuple[str, list]]) -> list[list[tuple]]:
+    """Run ``statements`` in order as one transaction; the rows each returned (empty for none).
+
+    On PostgreSQL they travel as one message, so they cost one round trip instead of one
+    each (the journal thread spends most of its time waiting on round trips); PostgreSQL
+    runs such a message as one transaction, and each statement in it still sees what was
+    committed before it started, so a row locked by one stays locked for the next. This
+    needs psycopg's client-side binding (Django's default); SQLite, in-process, runs them
+    one at a time.
+    """
+    if not statements:
+        return []
+    if connection.vendor != "postgresql" or connection.settings_dict["OPTIONS"].get("server_side_binding"):
+        with transaction.atomic():
+            return [_rows(sql, params) for sql, params in statements]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            ";\n".join(sql for sql, _ in statements), [value for _, params in statements for value in params]
+        )
+        results = []
+        while True:
+            results.append(cursor.fetchall() if cursor.description else [])
+            if not cursor.nextset():
+                return results
+
+
 def _to_db(moment: datetime | None):
     return connection.ops.adapt_datetimefield_value(moment)
 
@@ -108,12 +134,15 @@ def create_game(kind: str = "connect4") -> tuple[str, str]:
     for _ in range(5):
         game_id, now = new_game_id(), _to_db(timezone.now())
         try:
-            with transaction.atomic():
-                _rows(
-                    f"INSERT INTO {_GAME} ({_NEW_GAME_COLUMN_LIST}) VALUES ({_NEW_GAME_PLACEHOLDERS})",
-                    [game_id, kind, WAITING, "", 1, hash_token(token), "", 0, now, now],
-                )
-                _insert_events([Append(game_id, Event(seq=1, kind="created", seat=1), start)])
+            _script(
+                [
+                    (
+                        f"INSERT INTO {_GAME} ({_NEW_GAME_COLUMN_LIST}) VALUES ({_NEW_GAME_PLACEHOLDERS})",
+                        [game_id, kind, WAITING, "", 1, hash_token(token), "", 0, now, now],
+                    ),
+                    _insert_event_statement([Append(game_id, Event(seq=1, kind="created", seat=1), start)], now),
+                ]
+            )
             return game_id, token
         except IntegrityError:  # an ID collision: vanishingly rare, so just draw again
             continue
@@ -137,20 +166,16 @@ def create_rematch(old_id: str, new_id: str, kind: str, token_hashes: dict[int, 
 
 
 def load_game(game_id: str, alive_since: datetime) -> StoredGame | None:
-    rows = _rows(
-        f"SELECT kind, seat1_token_hash, seat2_token_hash, presence_version, seat1_away_since, seat2_away_since"
-        f" FROM {_GAME} WHERE id = %s",
-        [game_id],
-    )
-    if not rows:
+    game, seats, events = _script([_game_row(game_id), _alive_seats(game_id, alive_since), _events_after(game_id, 0)])
+    if not game:
         return None
-    kind, hash1, hash2, version, away1, away2 = rows[0]
+    kind, hash1, hash2, *_ = game[0]
     return StoredGame(
         id=game_id,
         kind=kind,
         token_hashes={1: hash1, 2: hash2},
-        presence=_count(game_id, version, (away1, away2), alive_since),
-        events=events_after(game_id, 0),
+        presence=_presence(game, seats),
+        events=_events(events),
     )
 
 
@@ -164,22 +189,28 @@ def positions(game_ids: list[str]) -> dict[str, tuple[int, int]]:
     return found
 
 
-def token_hashes(game: Game) -> dict[int, str]:
-    return {1: game.seat1_token_hash, 2: game.seat2_token_hash}
-
-
 def catch_up(game_id: str, seq: int) -> tuple[list[Event], dict[int, str] | None]:
     """Events after ``seq``, and the seat token hashes if a join is among them (else None)."""
-    events = events_after(game_id, seq)
-    if not any(event.kind == "joined" for event in events):
+    events, game = _script([_events_after(game_id, seq), _game_row(game_id)])
+    return _with_token_hashes(_events(events), game)
+
+
+def _with_token_hashes(events: list[Event], game: list[tuple]) -> tuple[list[Event], dict[int, str] | None]:
+    if not game or not any(event.kind == "joined" for event in events):
         return events, None
-    return events, token_hashes(Game.objects.get(pk=game_id))
+    _, hash1, hash2, *_ = game[0]
+    return events, {1: hash1, 2: hash2}
 
 
 def events_after(game_id: str, seq: int) -> list[Event]:
-    rows = _rows(
-        f"SELECT seq, kind, seat, data FROM {_EVENT} WHERE game_id = %s AND seq > %s ORDER BY seq", [game_id, seq]
-    )
+    return _events(_rows(*_events_after(game_id, seq)))
+
+
+def _events_after(game_id: str, seq: int) -> tuple[str, list]:
+    return f"SELECT seq, kind, seat, data FROM {_EVENT} WHERE game_id = %s AND seq > %s ORDER BY seq", [game_id, seq]
+
+
+def _events(rows: list[tuple]) -> list[Event]:
     return [Event(seq=seq, kind=kind, seat=seat, data=_json_from_db(data)) for seq, kind, seat, data in rows]
 
 
@@ -238,14 +269,16 @@ def _advance(append: Append) -> bool:
         return cursor.rowcount == 1
 
 
+def _insert_event_statement(appends: list[Append], created_at) -> tuple[str, list]:
+    values = ", ".join([_EVENT_PLACEHOLDERS] * len(appends))
+    params = [value for append in appends for value in append.row(created_at)]
+    return f"INSERT INTO {_EVENT} ({_EVENT_COLUMN_LIST}) VALUES {values}", params
+
+
 def _insert_events(appends: list[Append]) -> None:
     created_at = _to_db(timezone.now())
     for batch in _batches(appends):
-        values = ", ".join([_EVENT_PLACEHOLDERS] * len(batch))
-        _rows(
-            f"INSERT INTO {_EVENT} ({_EVENT_COLUMN_LIST}) VALUES {values}",
-            [value for append in batch for value in append.row(created_at)],
-        )
+        _rows(*_insert_event_statement(batch, created_at))
 
 
 def _append_in_one_statement(appends: list[Append]) -> set[str]:
@@ -331,80 +364,88 @@ def read_game(game_id: str) -> tuple[Game, Match, list[dict]] | None:
 
 
 # ----- Presence, shared by every server process ---------------------------------
+# Presence is counted from the Connection rows of live processes and kept on the game's
+# row: a version (its order across processes) and since when each absent seat has been
+# away. A connection coming or going is one script, so one round trip on PostgreSQL:
+# record it, lock the game's row, restamp and bump the version, read the new count.
+
+# Presence is soft state (a dead process's rows are reaped anyway), so on PostgreSQL its
+# commit need not wait for the disk; a move's commit always does.
+_SOFT_COMMIT = "SET LOCAL synchronous_commit TO OFF"
+
+
+def _soft() -> list[tuple[str, list]]:
+    return [(_SOFT_COMMIT, [])] if connection.vendor == "postgresql" else []
 
 
 @contextmanager
 def _soft_state():
-    """A transaction for presence. It is soft state (a dead process's rows are reaped anyway), so
-    on PostgreSQL its commit need not wait for the disk; a move's commit always does."""
+    """A transaction for presence written through the ORM (see ``_SOFT_COMMIT``)."""
     with transaction.atomic():
-        if connection.vendor == "postgresql":
-            with connection.cursor() as cursor:
-                cursor.execute("SET LOCAL synchronous_commit TO OFF")
+        _script(_soft())
         yield
 
 
-def _count(game_id: str, version: int, away: tuple, alive_since: datetime) -> Presence:
-    seats = [
-        seat
-        for (seat,) in _rows(
-            f"SELECT c.seat FROM {_CONNECTION} c JOIN {_SERVER} s ON s.id = c.server_id"
-            " WHERE c.game_id = %s AND s.seen_at >= %s",
-            [game_id, _to_db(alive_since)],
-        )
-    ]
+def _game_row(game_id: str) -> tuple[str, list]:
+    columns = "kind, seat1_token_hash, seat2_token_hash, presence_version, seat1_away_since, seat2_away_since"
+    return f"SELECT {columns} FROM {_GAME} WHERE id = %s", [game_id]
+
+
+_ALIVE = f"{_CONNECTION} c JOIN {_SERVER} s ON s.id = c.server_id WHERE c.game_id = %s AND s.seen_at >= %s"
+
+
+def _alive_seats(game_id: str, alive_since: datetime) -> tuple[str, list]:
+    """The seat of every connection to the game on a live process (None for a spectator)."""
+    return f"SELECT c.seat FROM {_ALIVE}", [game_id, _to_db(alive_since)]
+
+
+def _presence(game: list[tuple], seats: list[tuple]) -> Presence | None:
+    """Presence from the results of ``_game_row`` and ``_alive_seats``; None if there is no such game."""
+    if not game:
+        return None
+    *_, version, away1, away2 = game[0]
+    seated = [seat for (seat,) in seats]
     return Presence(
         version=version,
-        players={1: 1 in seats, 2: 2 in seats},
-        spectators=seats.count(None),
-        away_since={1: _from_db(away[0]), 2: _from_db(away[1])},
+        players={1: 1 in seated, 2: 2 in seated},
+        spectators=seated.count(None),
+        away_since={1: _from_db(away1), 2: _from_db(away2)},
     )
 
 
-def _game_presence(game_id: str, lock: bool = False) -> tuple[str, int, tuple] | None:
-    """The game's status, presence version and away stamps; locked for the transaction if asked."""
-    for_update = " FOR UPDATE" if lock and connection.features.has_select_for_update else ""
-    rows = _rows(
-        f"SELECT status, presence_version, seat1_away_since, seat2_away_since FROM {_GAME} WHERE id = %s{for_update}",
-        [game_id],
-    )
-    if not rows:
-        return None
-    status, version, away1, away2 = rows[0]
-    return status, version, (away1, away2)
+def _recount(game_id: str, alive_since: datetime, left_at: datetime | None = None) -> list[tuple[str, list]]:
+    """Statements that count again: a seat with a live connection is not away; a seat that just
+    lost its last one, while play is on, is away from ``left_at`` (now by default). The version
+    goes up. The last two statements read the result for :func:`_presence`.
+
+    The game's row is locked first, in a statement of its own, so that the count, taken by the
+    next statement, sees every change committed by whoever held the lock before (a single
+    statement would count from a snapshot taken before it waited for the lock)."""
+    alive, stamp = _to_db(alive_since), _to_db(left_at or timezone.now())
+    away = [
+        f"seat{seat}_away_since = CASE WHEN EXISTS (SELECT 1 FROM {_ALIVE} AND c.seat = {seat}) THEN NULL"
+        f" WHEN status = %s AND seat{seat}_away_since IS NULL THEN %s ELSE seat{seat}_away_since END"
+        for seat in (1, 2)
+    ]
+    lock = [(f"SELECT id FROM {_GAME} WHERE id = %s FOR UPDATE", [game_id])]
+    return [
+        *(lock if connection.features.has_select_for_update else []),  # SQLite: the transaction locks it all
+        (
+            f"UPDATE {_GAME} SET presence_version = presence_version + 1, {', '.join(away)} WHERE id = %s",
+            [*[game_id, alive, PLAYING, stamp] * 2, game_id],
+        ),
+        _game_row(game_id),
+        _alive_seats(game_id, alive_since),
+    ]
 
 
 def read_presence(game_id: str, alive_since: datetime) -> Presence | None:
-    found = _game_presence(game_id)
-    if found is None:
-        return None
-    _, version, away = found
-    return _count(game_id, version, away, alive_since)
-
-
-def _recount(game_id: str, alive_since: datetime, left_at: datetime | None = None) -> Presence | None:
-    """Count again, stamp seats that just lost their last connection as away, and bump the version."""
-    found = _game_presence(game_id, lock=True)  # counts of one game are taken one at a time
-    if found is None:
-        return None
-    status, version, away = found
-    presence = _count(game_id, version + 1, away, alive_since)
-    for seat in (1, 2):
-        if presence.players[seat]:
-            presence.away_since[seat] = None
-        elif status == PLAYING and presence.away_since[seat] is None:
-            presence.away_since[seat] = left_at or timezone.now()
-    _rows(
-        f"UPDATE {_GAME} SET seat1_away_since = %s, seat2_away_since = %s, presence_version = %s WHERE id = %s",
-        [_to_db(presence.away_since[1]), _to_db(presence.away_since[2]), presence.version, game_id],
-    )
-    return presence
+    return _presence(*_script([_game_row(game_id), _alive_seats(game_id, alive_since)]))
 
 
 def recount(game_id: str, alive_since: datetime) -> Presence | None:
     """Presence after a change that is not a connection (play starting, say)."""
-    with _soft_state():
-        return _recount(game_id, alive_since)
+    return _presence(*_script([*_soft(), *_recount(game_id, alive_since)])[-2:])
 
 
 @dataclass
@@ -421,26 +462,26 @@ def connect(
 ) -> Arrival:
     """Record (or re-seat) a greeted connection, count the game's presence and read the log after
     ``seen_seq``: one visit to the database for the welcome that follows."""
+    record = (
+        f"INSERT INTO {_CONNECTION} (channel_name, game_id, server_id, seat, since) VALUES (%s, %s, %s, %s, %s)"
+        " ON CONFLICT (channel_name) DO UPDATE"
+        " SET game_id = excluded.game_id, server_id = excluded.server_id, seat = excluded.seat",
+        [channel_name, game_id, server_id, seat, _to_db(timezone.now())],
+    )
     try:
-        with _soft_state():
-            _rows(
-                f"INSERT INTO {_CONNECTION} (channel_name, game_id, server_id, seat, since) VALUES (%s, %s, %s, %s, %s)"
-                " ON CONFLICT (channel_name) DO UPDATE"
-                " SET game_id = excluded.game_id, server_id = excluded.server_id, seat = excluded.seat",
-                [channel_name, game_id, server_id, seat, _to_db(timezone.now())],
-            )
-            presence = _recount(game_id, alive_since)
-        return Arrival(presence, *catch_up(game_id, seen_seq))
+        *_, game, seats, events = _script(
+            [*_soft(), record, *_recount(game_id, alive_since), _events_after(game_id, seen_seq)]
+        )
     except IntegrityError:  # the server row is gone: others reaped this process while it was busy
         if not Server.objects.filter(pk=server_id).exists():
             raise ServerGone(server_id) from None
         raise
+    return Arrival(_presence(game, seats), *_with_token_hashes(_events(events), game))
 
 
 def disconnect(channel_name: str, game_id: str, alive_since: datetime) -> Presence | None:
-    with _soft_state():
-        _rows(f"DELETE FROM {_CONNECTION} WHERE channel_name = %s", [channel_name])
-        return _recount(game_id, alive_since)
+    forget = (f"DELETE FROM {_CONNECTION} WHERE channel_name = %s", [channel_name])
+    return _presence(*_script([*_soft(), forget, *_recount(game_id, alive_since)])[-2:])
 
 
 def register_server(server_id: str, host: str, pid: int) -> None:
@@ -470,7 +511,7 @@ def reap_dead_servers(alive_since: datetime) -> dict[str, Presence]:
             game_ids = set(Connection.objects.filter(server=server).values_list("game_id", flat=True))
             server.delete()  # its connections go with it
             for game_id in game_ids:
-                presence = _recount(game_id, alive_since, left_at=server.seen_at)
+                presence = _presence(*_script(_recount(game_id, alive_since, left_at=server.seen_at))[-2:])
                 if presence is not None:
                     changed[game_id] = presence
     return changed

@@ -128,6 +128,22 @@ async def test_a_stale_registry_catches_up_and_decides_again(sockets):
     assert (await Game.objects.aget(pk=game_id)).seq == 4
 
 
+def test_a_script_answers_per_statement_and_is_all_or_nothing():
+    """Presence changes and game creation rely on this: on PostgreSQL a script is one round trip."""
+    game_id, _ = store.create_game()
+    game, event = Game._meta.db_table, GameEvent._meta.db_table
+    bump = (f"UPDATE {game} SET presence_version = presence_version + 1 WHERE id = %s", [game_id])
+    read = (f"SELECT presence_version, seq FROM {game} WHERE id = %s", [game_id])
+    assert store._script([bump, read]) == [[], [(1, 1)]]
+    duplicate = (
+        f"INSERT INTO {event} (game_id, seq, kind, data, created_at) VALUES (%s, 1, 'created', '{{}}', %s)",
+        [game_id, timezone.now()],
+    )
+    with pytest.raises(IntegrityError):
+        store._script([bump, duplicate, bump])  # the log already has seq 1
+    assert Game.objects.get(pk=game_id).presence_version == 1  # the first bump was rolled back too
+
+
 def test_sqlite_runs_in_wal_mode():
     if connection.vendor != "sqlite":
         pytest.skip("the WAL check is for the SQLite default")
