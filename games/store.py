@@ -7,6 +7,7 @@ when several server processes hold the same game in memory.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -69,7 +70,7 @@ def _rows(sql: str, params: list) -> list[tuple]:
         return cursor.fetchall() if cursor.description else []
 
 
-def _script(statements: list[tuple[str, list]]) -> list[list[tuple]]:
+def _script(statements: list[tuple[str, list]], writes: bool = True) -> list[list[tuple]]:
     """Run ``statements`` in order as one transaction; the rows each returned (empty for none).
 
     On PostgreSQL they travel as one message, so they cost one round trip instead of one
@@ -77,12 +78,12 @@ def _script(statements: list[tuple[str, list]]) -> list[list[tuple]]:
     runs such a message as one transaction, and each statement in it still sees what was
     committed before it started, so a row locked by one stays locked for the next. This
     needs psycopg's client-side binding (Django's default); SQLite, in-process, runs them
-    one at a time.
+    one at a time, in a transaction if they write (which on SQLite takes the write lock).
     """
     if not statements:
         return []
     if connection.vendor != "postgresql" or connection.settings_dict["OPTIONS"].get("server_side_binding"):
-        with transaction.atomic():
+        with transaction.atomic() if writes else contextlib.nullcontext():
             return [_rows(sql, params) for sql, params in statements]
     with connection.cursor() as cursor:
         cursor.execute(
@@ -166,7 +167,9 @@ def create_rematch(old_id: str, new_id: str, kind: str, token_hashes: dict[int, 
 
 
 def load_game(game_id: str, alive_since: datetime) -> StoredGame | None:
-    game, seats, events = _script([_game_row(game_id), _alive_seats(game_id, alive_since), _events_after(game_id, 0)])
+    game, seats, events = _script(
+        [_game_row(game_id), _alive_seats(game_id, alive_since), _events_after(game_id, 0)], writes=False
+    )
     if not game:
         return None
     kind, hash1, hash2, *_ = game[0]
@@ -191,7 +194,7 @@ def positions(game_ids: list[str]) -> dict[str, tuple[int, int]]:
 
 def catch_up(game_id: str, seq: int) -> tuple[list[Event], dict[int, str] | None]:
     """Events after ``seq``, and the seat token hashes if a join is among them (else None)."""
-    events, game = _script([_events_after(game_id, seq), _game_row(game_id)])
+    events, game = _script([_events_after(game_id, seq), _game_row(game_id)], writes=False)
     return _with_token_hashes(_events(events), game)
 
 
@@ -440,7 +443,7 @@ def _recount(game_id: str, alive_since: datetime, left_at: datetime | None = Non
 
 
 def read_presence(game_id: str, alive_since: datetime) -> Presence | None:
-    return _presence(*_script([_game_row(game_id), _alive_seats(game_id, alive_since)]))
+    return _presence(*_script([_game_row(game_id), _alive_seats(game_id, alive_since)], writes=False))
 
 
 def recount(game_id: str, alive_since: datetime) -> Presence | None:
