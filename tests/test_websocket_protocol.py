@@ -7,7 +7,9 @@ on an in-memory Twisted transport, with a tiny ASGI app that accepts and echoes.
 import asyncio
 import base64
 import os
+import pprint
 
+from autobahn.websocket.protocol import Timings
 from daphne.http_protocol import HTTPFactory
 from daphne.server import Server
 from daphne.ws_protocol import WebSocketFactory, WebSocketProtocol
@@ -16,7 +18,7 @@ from twisted.internet.testing import StringTransport
 from twisted.web.http import HTTPChannel
 
 from config import websocket_protocol
-from config.websocket_protocol import LeanWebSocketProtocol
+from config.websocket_protocol import LeanWebSocketProtocol, PrettyWhenLogged
 
 
 async def echo(scope, receive, send):
@@ -30,9 +32,11 @@ async def echo(scope, receive, send):
             return
 
 
-def daphne_server() -> Server:
+def daphne_server(ping_timeout: int = 17) -> Server:
     """A daphne Server set up as ``Server.run`` sets it up, without listening or running a reactor."""
-    server = Server(application=echo, endpoints=["tcp:port=0"], ping_timeout=17, websocket_handshake_timeout=4)
+    server = Server(
+        application=echo, endpoints=["tcp:port=0"], ping_timeout=ping_timeout, websocket_handshake_timeout=4
+    )
     server.connections = {}
     server.ws_factory = WebSocketFactory(server, server="daphne")
     server.ws_factory.setProtocolOptions(
@@ -51,9 +55,9 @@ def masked_text_frame(text: str) -> bytes:
     return bytes([0x81, 0x80 | len(payload)]) + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
 
 
-async def upgraded_socket():
+async def upgraded_socket(ping_timeout: int = 17):
     """A socket upgraded from HTTP and accepted by the app: (server, protocol, transport)."""
-    server = daphne_server()
+    server = daphne_server(ping_timeout)
     peer = IPv4Address("TCP", "127.0.0.1", 40000)
     transport = StringTransport(peerAddress=peer, hostAddress=IPv4Address("TCP", "127.0.0.1", 8000))
     http = server.http_factory.buildProtocol(peer)
@@ -106,3 +110,25 @@ async def test_an_upgraded_socket_still_talks():
             break
         await asyncio.sleep(0.01)
     assert transport.value() == b"\x81\x05HELLO"
+
+
+class Unprintable(int):
+    """An option value that fails the test if anything pretty-prints it."""
+
+    def __repr__(self):
+        raise AssertionError("pretty-printed for a debug log that is off")
+
+
+async def test_a_connection_pretty_prints_nothing_for_a_debug_log_that_is_off():
+    websocket_protocol.install()
+    server, protocol, transport = await upgraded_socket(ping_timeout=Unprintable(17))
+    assert protocol.state == protocol.STATE_OPEN and protocol.autoPingTimeout == 17
+
+
+def test_what_a_debug_log_would_show_is_still_there_when_formatted():
+    options = [("autoPingTimeout", 17, "WebSocketServerFactory")]
+    assert f"{PrettyWhenLogged(options)}" == str(PrettyWhenLogged(options)) == pprint.pformat(options)
+    websocket_protocol.install()
+    timings = Timings()
+    timings.track("open")
+    assert isinstance(str(timings), str) and "open" in str(timings)
