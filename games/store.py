@@ -67,7 +67,12 @@ def _batches(items: list) -> Iterator[list]:
 def _rows(sql: str, params: list) -> list[tuple]:
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-        return cursor.fetchall() if cursor.description else []
+        return _fetched(cursor)
+
+
+def _fetched(cursor) -> list[tuple]:
+    """The rows the statement just run returned; none for a statement that returns no rows."""
+    return cursor.fetchall() if cursor.description else []
 
 
 def _script(statements: list[tuple[str, list]], writes: bool = True) -> list[list[tuple]]:
@@ -82,18 +87,21 @@ def _script(statements: list[tuple[str, list]], writes: bool = True) -> list[lis
     """
     if not statements:
         return []
-    if connection.vendor != "postgresql" or connection.settings_dict["OPTIONS"].get("server_side_binding"):
-        with transaction.atomic() if writes else contextlib.nullcontext():
-            return [_rows(sql, params) for sql, params in statements]
     with connection.cursor() as cursor:
-        cursor.execute(
-            ";\n".join(sql for sql, _ in statements), [value for _, params in statements for value in params]
-        )
-        results = []
-        while True:
-            results.append(cursor.fetchall() if cursor.description else [])
-            if not cursor.nextset():
-                return results
+        if connection.vendor == "postgresql" and not connection.settings_dict["OPTIONS"].get("server_side_binding"):
+            cursor.execute(
+                ";\n".join(sql for sql, _ in statements), [value for _, params in statements for value in params]
+            )
+            results = [_fetched(cursor)]
+            while cursor.nextset():
+                results.append(_fetched(cursor))
+            return results
+        with transaction.atomic() if writes else contextlib.nullcontext():
+            results = []
+            for sql, params in statements:
+                cursor.execute(sql, params)
+                results.append(_fetched(cursor))
+            return results
 
 
 def _to_db(moment: datetime | None):
