@@ -85,3 +85,12 @@ def test_the_api_keeps_https_enforcement_on_its_lean_stack(tmp_path):
         assert secure.getheader("Set-Cookie") is None  # no session, no CSRF cookie: the token is the credential
     finally:
         server.stop()
+
+
+def test_loading_the_application_freezes_what_startup_made():
+    """Full garbage collections then skip Django, Twisted and the app (see config/asgi.py)."""
+    script = "import gc, config.asgi; print(gc.get_freeze_count())"
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings", "DJANGO_DEBUG": "1"}
+    frozen = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True)
+    assert frozen.returncode == 0, frozen.stderr
+    assert int(frozen.stdout) > 10_000  # the objects of Django, Twisted and our modules
