@@ -85,45 +85,48 @@ def optional_str(content: dict, name: str) -> str | None:
     return value
 
 
-def _wake(woken, _task):
-    if not woken.done():
-        woken.set_result(None)
-
-
 async def dispatch_in_turn(receivers, dispatch):
-    """Channels' ``await_many_dispatch``, leaner while idle: wait on every receiver at once and
-    dispatch what each brings, one message at a time, until a dispatch or a receiver raises.
+    """Channels' ``await_many_dispatch``, without a task per message and leaner while idle: read
+    every receiver at once and dispatch what each brings, one message at a time, until a
+    dispatch or a receiver raises.
 
-    Channels waits with ``asyncio.wait`` (two more coroutines, a set, a future and a callback
-    per receiver, every round) and keeps the last message dispatched and its finished task;
-    an idle socket holds all of that, about 1.7 KB, for as long as it is open. Here the
-    receivers' tasks wake one future, and nothing of a message outlives its dispatch.
+    Channels starts a task for every message received, and waits with ``asyncio.wait`` (a set,
+    a future and a callback per receiver, every round), keeping the last message and its task
+    while idle. Here the calling task reads the first receiver itself and one task per other
+    receiver reads it for the socket's whole life; a lock makes their dispatches take turns,
+    so handlers still run one at a time and each receiver's messages in order.
     """
-    loop = asyncio.get_running_loop()
-    tasks = [asyncio.ensure_future(receive()) for receive in receivers]
-    try:
+    turn = asyncio.Lock()
+
+    async def read(receive):
         while True:
-            if not any(task.done() for task in tasks):
-                woken = loop.create_future()
-                wake = functools.partial(_wake, woken)
-                for task in tasks:
-                    task.add_done_callback(wake)
-                try:
-                    await woken
-                finally:
-                    for task in tasks:
-                        task.remove_done_callback(wake)
-            for i, receive in enumerate(receivers):
-                if tasks[i].done():
-                    message = tasks[i].result()  # raises what the receiver raised
-                    await dispatch(message)
-                    del message  # neither it nor its task is kept while waiting for the next one
-                    tasks[i] = asyncio.ensure_future(receive())
+            message = await receive()
+            async with turn:
+                await dispatch(message)
+            message = None  # nothing of a message is kept while waiting for the next one
+
+    here = asyncio.current_task()
+    failures = []
+
+    def stop_here(reader: asyncio.Task) -> None:
+        if not reader.cancelled() and reader.exception() is not None:
+            failures.append(reader.exception())
+            here.cancel()
+
+    readers = [asyncio.ensure_future(read(receive)) for receive in receivers[1:]]
+    for reader in readers:
+        reader.add_done_callback(stop_here)
+    try:
+        await read(receivers[0])
+    except asyncio.CancelledError:
+        if failures and here.uncancel() == 0:  # cancelled by stop_here alone: raise what the reader met
+            raise failures[0] from None
+        raise
     finally:
-        for task in tasks:  # as Channels does: stop the receivers and wait for them
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        for reader in readers:  # as Channels does: stop the other readers and wait for them
+            reader.remove_done_callback(stop_here)
+            reader.cancel()
+        await asyncio.gather(*readers, return_exceptions=True)
 
 
 class GameConsumer(AsyncJsonWebsocketConsumer):

@@ -182,23 +182,43 @@ async def test_dispatch_in_turn_handles_one_message_at_a_time_from_every_receive
     assert [m for m in seen if m.startswith("l")] == ["l1", "l2"]
 
 
-async def test_dispatch_in_turn_raises_what_a_receiver_raises_and_stops_the_others():
-    others = []
+@pytest.mark.parametrize("failing_first", [True, False])
+async def test_dispatch_in_turn_raises_what_a_receiver_raises_and_stops_the_others(failing_first):
+    stopped = []
 
     async def failing():
         await asyncio.sleep(0.01)
         raise OSError("layer gone")
 
     async def waiting():
-        others.append(asyncio.current_task())
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            stopped.append(True)
+            raise
+
+    async def dispatch(message):
+        raise AssertionError("nothing to dispatch")
+
+    receivers = (failing, waiting) if failing_first else (waiting, failing)
+    with pytest.raises(OSError, match="layer gone"):
+        await dispatch_in_turn(receivers, dispatch)
+    assert stopped == [True]
+
+
+async def test_dispatch_in_turn_still_ends_when_its_task_is_cancelled():
+    async def waiting():
         await asyncio.Event().wait()
 
     async def dispatch(message):
         raise AssertionError("nothing to dispatch")
 
-    with pytest.raises(OSError, match="layer gone"):
-        await dispatch_in_turn((waiting, failing), dispatch)
-    assert others[0].cancelled()
+    task = asyncio.ensure_future(dispatch_in_turn((waiting, waiting), dispatch))
+    await asyncio.sleep(0.01)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert len(asyncio.all_tasks()) == 1  # only this test's: no reader left behind
 
 
 async def test_a_channel_layer_failing_under_a_socket_closes_it_for_a_reconnect(sockets, monkeypatch):
