@@ -13,24 +13,30 @@ the stock layer holds an ``asyncio.Queue`` per socket: four deques and an Event,
 about 3.4 KB for what is nearly always an empty queue and one waiting receiver.
 An :class:`Inbox` holds the same (messages in order, receivers waiting) in two
 plain lists, a tenth of that.
+
+Messages are kept packed with msgpack, as channels-redis sends them: a group message
+is packed once for all its members and each receiver unpacks its own copy (the stock
+layer deep-copies it for every member, which cost more), and a message Redis could
+not carry (a datetime, a set, an object) fails here as it would there, instead of
+working until the first deploy on Redis.
 """
 
 import asyncio
 import contextlib
 import time
-from copy import deepcopy
 
+import msgpack
 from channels.exceptions import ChannelFull
 from channels.layers import InMemoryChannelLayer
 
 
 class Inbox:
-    """One channel: its messages, oldest first, as (expires at, message), and the receivers waiting."""
+    """One channel: its messages, oldest first, as (expires at, packed message), and the receivers waiting."""
 
     __slots__ = ("messages", "waiters")
 
     def __init__(self):
-        self.messages: list[tuple[float, dict]] = []
+        self.messages: list[tuple[float, bytes]] = []
         self.waiters: list[asyncio.Future] = []
 
     def wake_one(self) -> None:
@@ -54,13 +60,16 @@ class InMemoryLayer(InMemoryChannelLayer):
         assert isinstance(message, dict), "message is not a dict"
         self.require_valid_channel_name(channel)
         assert "__asgi_channel__" not in message
+        self._put(channel, msgpack.packb(message))
+
+    def _put(self, channel: str, packed: bytes) -> None:
         inbox = self.channels.get(channel)
         if inbox is None:
             inbox = self.channels[channel] = Inbox()
         capacity = self.get_capacity(channel)
         if capacity and len(inbox.messages) >= capacity:  # 0 means no limit, as for asyncio.Queue
             raise ChannelFull(channel)
-        inbox.messages.append((time.time() + self.expiry, deepcopy(message)))
+        inbox.messages.append((time.time() + self.expiry, packed))
         inbox.wake_one()
 
     async def receive(self, channel):
@@ -82,11 +91,11 @@ class InMemoryLayer(InMemoryChannelLayer):
                     if waiter.done() and not waiter.cancelled() and inbox.messages:
                         inbox.wake_one()  # woken, then cancelled: the message is someone else's now
                     raise
-            _, message = inbox.messages.pop(0)
+            _, packed = inbox.messages.pop(0)
         finally:  # received or cancelled (a socket closing): keep nothing for an idle channel
             if not inbox.messages and not inbox.waiters and self.channels.get(channel) is inbox:
                 del self.channels[channel]
-        return message
+        return msgpack.unpackb(packed)
 
     def _clean_expired(self):
         now = time.monotonic()
@@ -116,6 +125,7 @@ class InMemoryLayer(InMemoryChannelLayer):
         assert isinstance(message, dict), "Message is not a dict"
         self.require_valid_group_name(group)
         self._clean_expired()
-        for channel in list(self.groups.get(group, ())):
+        packed = msgpack.packb(message)
+        for channel in list(self.groups.get(group, ())):  # names checked when they joined
             with contextlib.suppress(ChannelFull):  # as in the stock layer: a member this far behind misses it
-                await self.send(channel, message)
+                self._put(channel, packed)

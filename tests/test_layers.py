@@ -1,6 +1,7 @@
 """The in-memory channel layer the server runs on by default: same behaviour, cheaper sweeps."""
 
 import asyncio
+from datetime import UTC, datetime
 
 import pytest
 from channels.exceptions import ChannelFull
@@ -96,3 +97,25 @@ async def test_capacity_zero_means_no_limit():
     for n in range(5):
         await layer.send(channel, {"type": "m", "n": n})
     assert [(await layer.receive(channel))["n"] for _ in range(5)] == list(range(5))
+
+
+async def test_each_member_gets_its_own_copy_packed_as_redis_would_carry_it():
+    layer = InMemoryLayer()
+    first, second = await layer.new_channel(), await layer.new_channel()
+    for channel in (first, second):
+        await layer.group_add("game-a", channel)
+    await layer.group_send("game-a", {"type": "game.event", "raw": (3, "move", 1, {"column": 2})})
+    one, other = await layer.receive(first), await layer.receive(second)
+    assert one == other == {"type": "game.event", "raw": [3, "move", 1, {"column": 2}]}  # a tuple arrives as a list
+    one["raw"].append("changed")
+    assert other["raw"] == [3, "move", 1, {"column": 2}]
+
+
+async def test_a_message_redis_could_not_carry_is_refused_here_too():
+    layer = InMemoryLayer()
+    channel = await layer.new_channel()
+    with pytest.raises(TypeError):
+        await layer.send(channel, {"type": "game.event", "at": datetime.now(UTC)})
+    await layer.group_add("game-a", channel)
+    with pytest.raises(TypeError):
+        await layer.group_send("game-a", {"type": "game.event", "seats": {1, 2}})
