@@ -9,10 +9,10 @@ can never name a channel-layer handler.
 import asyncio
 import contextlib
 import functools
-import json
 import logging
 import time
 
+import orjson
 from autobahn.exception import Disconnected
 from channels.consumer import get_handler_name
 from channels.exceptions import StopConsumer
@@ -173,6 +173,11 @@ class GameConsumer(AsyncJsonWebsocketConsumer):
         """Channels' send_json, through :meth:`send` above (Channels' own goes straight past it)."""
         await self.send(text_data=await self.encode_json(content), close=close)
 
+    @classmethod
+    async def encode_json(cls, content):
+        """Frames as compact JSON, by orjson: a few times faster than the standard library's."""
+        return orjson.dumps(content).decode()
+
     async def connect(self):
         self.game_id = self.scope["url_route"]["kwargs"]["game_id"]
         self.group = registry.group_name(self.game_id)
@@ -235,7 +240,7 @@ class GameConsumer(AsyncJsonWebsocketConsumer):
             if text_data is None:
                 raise ClientError("bad_json", "Send JSON text frames, not binary frames.")
             try:
-                content = json.loads(text_data)
+                content = orjson.loads(text_data)
             except ValueError:
                 raise ClientError("bad_json", "That message is not valid JSON.") from None
             if not isinstance(content, dict):
