@@ -85,6 +85,31 @@ def optional_str(content: dict, name: str) -> str | None:
     return value
 
 
+class _Turns:
+    """What the readers of one :func:`dispatch_in_turn` share (slots: every open socket has one)."""
+
+    __slots__ = ("dispatch", "failure", "lock", "task")
+
+    def __init__(self, dispatch):
+        self.dispatch, self.lock, self.task, self.failure = dispatch, asyncio.Lock(), asyncio.current_task(), None
+
+    async def read(self, receive):
+        while True:
+            message = await receive()
+            async with self.lock:
+                await self.dispatch(message)
+            message = None  # nothing of a message is kept while waiting for the next one
+            if self.failure is not None:  # a reader failed while this dispatch ran, which it was let finish
+                self.task.cancel()
+
+    def stop(self, reader: asyncio.Task) -> None:
+        """A reader ended: if it failed, so does the whole, once no dispatch is under way (as in Channels)."""
+        if not reader.cancelled() and reader.exception() is not None and self.failure is None:
+            self.failure = reader.exception()
+            if not self.lock.locked():
+                self.task.cancel()
+
+
 async def dispatch_in_turn(receivers, dispatch):
     """Channels' ``await_many_dispatch``, without a task per message and leaner while idle: read
     every receiver at once and dispatch what each brings, one message at a time, until a
@@ -96,35 +121,19 @@ async def dispatch_in_turn(receivers, dispatch):
     receiver reads it for the socket's whole life; a lock makes their dispatches take turns,
     so handlers still run one at a time and each receiver's messages in order.
     """
-    turn = asyncio.Lock()
-
-    async def read(receive):
-        while True:
-            message = await receive()
-            async with turn:
-                await dispatch(message)
-            message = None  # nothing of a message is kept while waiting for the next one
-
-    here = asyncio.current_task()
-    failures = []
-
-    def stop_here(reader: asyncio.Task) -> None:
-        if not reader.cancelled() and reader.exception() is not None:
-            failures.append(reader.exception())
-            here.cancel()
-
-    readers = [asyncio.ensure_future(read(receive)) for receive in receivers[1:]]
+    turns = _Turns(dispatch)
+    readers = [asyncio.ensure_future(turns.read(receive)) for receive in receivers[1:]]
     for reader in readers:
-        reader.add_done_callback(stop_here)
+        reader.add_done_callback(turns.stop)
     try:
-        await read(receivers[0])
+        await turns.read(receivers[0])
     except asyncio.CancelledError:
-        if failures and here.uncancel() == 0:  # cancelled by stop_here alone: raise what the reader met
-            raise failures[0] from None
+        if turns.failure is not None and turns.task.uncancel() == 0:  # cancelled by a failed reader alone
+            raise turns.failure from None
         raise
     finally:
         for reader in readers:  # as Channels does: stop the other readers and wait for them
-            reader.remove_done_callback(stop_here)
+            reader.remove_done_callback(turns.stop)
             reader.cancel()
         await asyncio.gather(*readers, return_exceptions=True)
 

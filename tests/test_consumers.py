@@ -206,6 +206,23 @@ async def test_dispatch_in_turn_raises_what_a_receiver_raises_and_stops_the_othe
     assert stopped == [True]
 
 
+async def test_a_dispatch_under_way_finishes_before_a_failing_receiver_ends_it_all():
+    client, finished = asyncio.Queue(), []
+
+    async def failing():
+        await asyncio.sleep(0.01)  # fails while the client's message is being dispatched
+        raise OSError("layer gone")
+
+    async def dispatch(message):
+        await asyncio.sleep(0.05)
+        finished.append(message)
+
+    client.put_nowait("move")
+    with pytest.raises(OSError, match="layer gone"):
+        await dispatch_in_turn((client.get, failing), dispatch)
+    assert finished == ["move"]
+
+
 async def test_dispatch_in_turn_still_ends_when_its_task_is_cancelled():
     async def waiting():
         await asyncio.Event().wait()
