@@ -450,13 +450,20 @@ def _recount(game_id: str, alive_since: datetime, left_at: datetime | None = Non
     ]
 
 
+def _change_presence(
+    game_id: str, alive_since: datetime, before: tuple[tuple[str, list], ...] = (), left_at: datetime | None = None
+) -> Presence | None:
+    """Run the statements ``before`` (a connection row going, say), then recount: one script."""
+    return _presence(*_script([*_soft(), *before, *_recount(game_id, alive_since, left_at)])[-2:])
+
+
 def read_presence(game_id: str, alive_since: datetime) -> Presence | None:
     return _presence(*_script([_game_row(game_id), _alive_seats(game_id, alive_since)], writes=False))
 
 
 def recount(game_id: str, alive_since: datetime) -> Presence | None:
     """Presence after a change that is not a connection (play starting, say)."""
-    return _presence(*_script([*_soft(), *_recount(game_id, alive_since)])[-2:])
+    return _change_presence(game_id, alive_since)
 
 
 @dataclass
@@ -492,7 +499,7 @@ def connect(
 
 def disconnect(channel_name: str, game_id: str, alive_since: datetime) -> Presence | None:
     forget = (f"DELETE FROM {_CONNECTION} WHERE channel_name = %s", [channel_name])
-    return _presence(*_script([*_soft(), forget, *_recount(game_id, alive_since)])[-2:])
+    return _change_presence(game_id, alive_since, before=(forget,))
 
 
 def register_server(server_id: str, host: str, pid: int) -> None:
@@ -525,8 +532,7 @@ def reap_dead_servers(alive_since: datetime) -> dict[str, Presence]:
         # waiting for another's could deadlock with a group of appends, which takes its games'
         # rows in an order of its own (seen in bench S4 on PostgreSQL).
         for game_id in game_ids:
-            left = _recount(game_id, alive_since, left_at=server.seen_at)
-            presence = _presence(*_script([*_soft(), *left])[-2:])
+            presence = _change_presence(game_id, alive_since, left_at=server.seen_at)
             if presence is not None:
                 changed[game_id] = presence
     return changed
