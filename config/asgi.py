@@ -8,8 +8,11 @@ import os
 import sys
 
 from django.conf import settings
+from django.core import signals
 from django.core.asgi import get_asgi_application
-from django.core.handlers.asgi import ASGIHandler
+from django.core.exceptions import RequestAborted
+from django.core.handlers.asgi import ASGIHandler, get_script_prefix
+from django.urls import set_script_prefix
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 # Django must be set up before anything imports models (the consumers do).
@@ -25,11 +28,16 @@ from games.routing import websocket_urlpatterns  # noqa: E402
 
 
 class LeanHandler(ASGIHandler):
-    """The same Django (URLs, views) with only ``LEAN_MIDDLEWARE``, and no thread of its own per request.
+    """The same Django (URLs, views) with only ``LEAN_MIDDLEWARE``, and no hop to a worker thread.
 
-    The stock handler starts a thread for each request's synchronous parts and joins it
-    at the end; here those parts are only Django's request signals and closing the
-    response, so they take turns on asgiref's one shared thread instead.
+    The stock handler gives each request a thread of its own for its synchronous parts, hands
+    the request signals' receivers and the closing of the response to that thread (a hop
+    each), and starts a task that listens for the client going away while the view runs.
+    The views under ``LEAN_PATHS`` answer at once and reach the database only through the
+    journal or ``database_sync_to_async``, which look after their own connections; so here the
+    signals are sent and the response closed on the event loop, where the receivers (Django's
+    stale-connection check) find nothing to do, and a client that leaves early is noticed
+    when its answer is sent.
     """
 
     def __init__(self):
@@ -41,7 +49,22 @@ class LeanHandler(ASGIHandler):
             settings.MIDDLEWARE = full
 
     async def __call__(self, scope, receive, send):
-        await self.handle(scope, receive, send)
+        try:
+            body_file = await self.read_body(receive)
+        except RequestAborted:
+            return
+        set_script_prefix(get_script_prefix(scope))
+        signals.request_started.send(sender=self.__class__, scope=scope)
+        response = None
+        try:
+            request, response = self.create_request(scope, body_file)
+            if request is not None:
+                response = await self.run_get_response(request)
+            await self.send_response(response, send)
+        finally:
+            body_file.close()
+            if response is not None:
+                response.close()  # sends request_finished
 
 
 class LeanPaths:

@@ -17,7 +17,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
-from games import readiness, registry, store
+from games import journal, readiness, registry, store
 from games.identity import is_game_id, normalize_game_id, token_matches
 from games.match import snapshot
 from games.models import Game
@@ -190,7 +190,7 @@ async def api_join(request, game_id):
 
 
 async def _read(game_id):
-    return await sync_to_async(store.read_game)(game_id)
+    return await journal.run(store.read_game, game_id)
 
 
 @require_GET

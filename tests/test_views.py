@@ -7,6 +7,7 @@ import socket
 import pytest
 from channels.layers import channel_layers
 from channels.testing import HttpCommunicator
+from django.core import signals
 from django.test import Client
 from django.urls import reverse
 
@@ -229,3 +230,27 @@ async def test_the_api_is_served_without_browser_middleware_and_pages_with_it():
     page = await HttpCommunicator(application, "GET", "/", headers=host).get_response()
     headers = {name.decode().lower(): value.decode() for name, value in page["headers"]}
     assert page["status"] == 200 and headers["x-frame-options"] == "DENY"
+
+
+async def test_the_lean_api_still_sends_each_request_signal_once():
+    """API answers skip the worker thread, not Django's request cycle: receivers (such as the
+    database connection clean-up) hear each request start and finish, a refused one too."""
+    heard = []
+
+    def started(sender, **kwargs):
+        heard.append("started")
+
+    def finished(sender, **kwargs):
+        heard.append("finished")
+
+    signals.request_started.connect(started)
+    signals.request_finished.connect(finished)
+    try:
+        host = [(b"host", b"testserver")]
+        created = await HttpCommunicator(application, "POST", "/api/games", headers=host).get_response()
+        refused = await HttpCommunicator(application, "GET", "/api/games", headers=host).get_response()
+    finally:
+        signals.request_started.disconnect(started)
+        signals.request_finished.disconnect(finished)
+    assert (created["status"], refused["status"]) == (201, 405)
+    assert heard == ["started", "finished", "started", "finished"]
