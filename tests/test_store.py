@@ -7,7 +7,7 @@ import sys
 
 import pytest
 from channels.db import database_sync_to_async
-from django.db import IntegrityError, connection
+from django.db import DatabaseError, IntegrityError, connection
 from django.utils import timezone
 
 from games import journal, registry, store
@@ -99,6 +99,19 @@ async def test_the_journal_thread_keeps_its_connection():
     first = await journal.run(connection_id)
     await journal.run(store.create_game)
     assert await journal.run(connection_id) == first
+
+
+async def test_a_failed_journal_call_reaches_its_caller_and_the_thread_goes_on():
+    """An error in one call is that caller's alone: later calls run, on a usable connection."""
+    with pytest.raises(DatabaseError):
+        await journal.run(_bad_sql)
+    game_id, _ = await journal.run(store.create_game)
+    assert await Game.objects.filter(pk=game_id).aexists()
+
+
+def _bad_sql():
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT * FROM no_such_table")
 
 
 async def test_a_stale_registry_catches_up_and_decides_again(sockets):
