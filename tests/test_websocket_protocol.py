@@ -1,4 +1,4 @@
-"""config.websocket_protocol: daphne's WebSocket connections, minus what they need not keep.
+"""config.websocket_protocol: daphne's connections, minus what they need not keep.
 
 Driven in-process through daphne's own HTTP factory (the path a real upgrade takes),
 on an in-memory Twisted transport, with a tiny ASGI app that accepts and echoes.
@@ -10,6 +10,7 @@ import os
 import pprint
 
 from autobahn.websocket.protocol import Timings
+from daphne.cli import CommandLineInterface
 from daphne.http_protocol import HTTPFactory
 from daphne.server import Server
 from daphne.ws_protocol import WebSocketFactory, WebSocketProtocol
@@ -18,7 +19,8 @@ from twisted.internet.testing import StringTransport
 from twisted.web.http import HTTPChannel
 
 from config import websocket_protocol
-from config.websocket_protocol import LeanWebSocketProtocol, PrettyWhenLogged
+from config.websocket_protocol import LeanServer, LeanWebSocketProtocol, PrettyWhenLogged
+from games.layers import Inbox
 
 
 async def echo(scope, receive, send):
@@ -33,8 +35,10 @@ async def echo(scope, receive, send):
 
 
 def daphne_server(ping_timeout: int = 17) -> Server:
-    """A daphne Server set up as ``Server.run`` sets it up, without listening or running a reactor."""
-    server = Server(
+    """The server daphne's command line builds, set up as ``Server.run`` sets it up, without
+    listening or running a reactor."""
+    websocket_protocol.install()  # config.asgi does this on import; again is harmless
+    server = CommandLineInterface.server_class(
         application=echo, endpoints=["tcp:port=0"], ping_timeout=ping_timeout, websocket_handshake_timeout=4
     )
     server.connections = {}
@@ -78,10 +82,24 @@ async def upgraded_socket(ping_timeout: int = 17):
     return server, protocol, transport
 
 
-def test_daphne_builds_the_lean_protocol():
+def test_daphne_builds_the_lean_server_and_protocol():
     websocket_protocol.install()  # config.asgi does this on import; again is harmless
+    assert CommandLineInterface.server_class is LeanServer
     assert WebSocketFactory.protocol is LeanWebSocketProtocol
     assert isinstance(daphne_server().ws_factory.buildProtocol(None), LeanWebSocketProtocol)
+
+
+async def test_a_socket_receives_through_a_light_inbox():
+    """What daphne hands the application arrives in order through an Inbox, not an asyncio.Queue."""
+    server, protocol, transport = await upgraded_socket()
+    assert type(protocol.application_queue) is Inbox
+    for word in ("one", "two", "three"):
+        protocol.dataReceived(masked_text_frame(word))
+    for _ in range(100):
+        if transport.value().count(b"\x81") == 3:
+            break
+        await asyncio.sleep(0.01)
+    assert transport.value() == b"\x81\x03ONE\x81\x03TWO\x81\x05THREE"
 
 
 async def test_options_are_the_factorys_and_no_connection_keeps_a_copy():
