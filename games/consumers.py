@@ -194,6 +194,7 @@ class GameConsumer(AsyncJsonWebsocketConsumer):
         self.seq_sent = None  # the newest seq this client has; None until welcomed
         self.presence_sent = 0  # the newest presence version this client has
         self.bucket = TokenBucket(settings.GAME_RATE_PER_SECOND, settings.GAME_RATE_BURST)
+        self.max_bytes = settings.GAME_MAX_MESSAGE_BYTES  # read once: Django's settings object is slow to ask per frame
         self.strikes = 0
         self.live = await registry.attach(self.game_id, self.channel_name)
         await self.accept()
@@ -244,8 +245,8 @@ class GameConsumer(AsyncJsonWebsocketConsumer):
                     return
                 raise ClientError("rate_limited", "Too many messages; slow down.")
             self.strikes = 0
-            if frame_too_large(text_data, bytes_data, settings.GAME_MAX_MESSAGE_BYTES):
-                raise ClientError("too_large", f"Messages are limited to {settings.GAME_MAX_MESSAGE_BYTES} bytes.")
+            if frame_too_large(text_data, bytes_data, self.max_bytes):
+                raise ClientError("too_large", f"Messages are limited to {self.max_bytes} bytes.")
             if text_data is None:
                 raise ClientError("bad_json", "Send JSON text frames, not binary frames.")
             try:
