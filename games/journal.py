@@ -64,6 +64,8 @@ def _serve() -> None:
 
 
 def _submit(call: Callable[[], Any], settle: Callable[[Any, bool], None]) -> None:
+    """Queue a call, starting the thread on first use. A daemon: what is still queued when the
+    process exits is dropped, and none of it was confirmed to anyone."""
     global _thread
     if _thread is None:
         with _starting:
@@ -129,7 +131,7 @@ async def _commit_queued() -> None:
 def close() -> None:
     """Close the thread's connection (tests, before their database goes away)."""
     done = Future()
-    _submit(connection.close, lambda outcome, failed: done.set_result(None))  # the thread's own connection
+    _submit(lambda: connection.close(), lambda outcome, failed: done.set_result(None))  # looked up on the thread
     done.result()
 
 

@@ -109,6 +109,14 @@ async def test_a_failed_journal_call_reaches_its_caller_and_the_thread_goes_on()
     assert await Game.objects.filter(pk=game_id).aexists()
 
 
+async def test_closing_the_journal_closes_the_journal_threads_own_connection():
+    """Tests close it before their database is dropped; the caller's connection is another one."""
+    await journal.run(store.create_game)
+    assert await journal.run(lambda: connection.connection is not None)
+    journal.close()
+    assert await journal.run(lambda: connection.connection is None)
+
+
 def _bad_sql():
     with connection.cursor() as cursor:
         cursor.execute("SELECT * FROM no_such_table")
