@@ -2,6 +2,7 @@
 
 import asyncio
 import json
+import math
 
 import pytest
 from asgiref.sync import async_to_sync
@@ -49,6 +50,36 @@ frames = st.one_of(
 senders = st.sampled_from(["red", "yellow", "watcher"])
 
 
+def strict_json(text: str):
+    """JSON as RFC 8259 has it, which is what the server parses: ``json.loads`` without its extras
+    (NaN and Infinity, numbers too big for a double, lone surrogates from escapes)."""
+
+    def refuse(constant):
+        raise ValueError(f"not JSON: {constant}")
+
+    def finite(number: str) -> float:
+        if math.isinf(value := float(number)):
+            raise ValueError(f"too big for a double: {number}")
+        return value
+
+    def number(digits: str) -> int | float:
+        whole = int(digits)
+        return whole if -(2**63) <= whole < 2**64 else finite(digits)
+
+    def check(value):
+        if isinstance(value, dict):
+            for key, item in value.items():
+                check(key), check(item)
+        elif isinstance(value, list):
+            for item in value:
+                check(item)
+        elif isinstance(value, str) and any(0xD800 <= ord(char) <= 0xDFFF for char in value):
+            raise ValueError("a lone surrogate")
+        return value
+
+    return check(json.loads(text, parse_constant=refuse, parse_float=finite, parse_int=number))
+
+
 def expected_error(kind, payload):
     """The error a structurally bad frame must get, or None when the reply depends on the game."""
     if kind in ("bytes",):
@@ -57,7 +88,7 @@ def expected_error(kind, payload):
         return "too_large"
     if kind == "text":
         try:
-            payload = json.loads(payload)
+            payload = strict_json(payload)
         except ValueError:
             return "bad_json"
     if not isinstance(payload, dict):
@@ -72,7 +103,7 @@ def parsed(kind, payload):
         return payload
     if kind == "text":
         try:
-            return json.loads(payload)
+            return strict_json(payload)
         except ValueError:
             return None
     return None
