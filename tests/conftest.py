@@ -1,9 +1,10 @@
 """Shared fixtures: a clean meeting point and channel layer per test, and socket helpers."""
 
 import pytest
+from asgiref.sync import SyncToAsync
 from channels.layers import channel_layers
 from channels.testing import WebsocketCommunicator
-from django.db import connection
+from django.db import connection, connections
 
 from config.asgi import application
 from games import journal, registry, sweeper
@@ -13,11 +14,13 @@ ORIGIN = (b"origin", b"http://localhost")
 
 @pytest.fixture(scope="session", autouse=True)
 def database_connections_closed_at_the_end(django_db_setup, django_db_blocker):
-    """The journal thread keeps its connection, and PostgreSQL keeps a pool: both must let go
-    before the test database is dropped."""
+    """The journal thread keeps its connection, tests' own async ORM calls leave one on asgiref's
+    shared thread (no request ends there to close it), and PostgreSQL keeps a pool: all must let
+    go before the test database is dropped."""
     yield
     with django_db_blocker.unblock():
         journal.close()
+        SyncToAsync.single_thread_executor.submit(connections.close_all).result()
         if hasattr(connection, "close_pool"):
             connection.close_pool()
 
