@@ -85,7 +85,7 @@ application = ProtocolTypeRouter(
     }
 )
 
-# Daphne's WebSocket connections without the per-connection copies they need not keep.
+# Daphne's server and WebSocket connections without the per-connection copies and queues they need not keep.
 websocket_protocol.install()
 
 # A deploy's SIGTERM closes game sockets with 1001 so clients reconnect at once.

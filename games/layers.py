@@ -10,7 +10,7 @@ of through a task per member.
 
 Each socket's consumer waits on its channel for as long as the socket is open, so
 the stock layer holds an ``asyncio.Queue`` per socket: four deques and an Event,
-about 3.4 KB for what is nearly always an empty queue and one waiting receiver.
+about 3.3 KB for what is nearly always an empty queue and one waiting receiver.
 An :class:`Inbox` holds the same (messages in order, receivers waiting) in two
 plain lists, a tenth of that.
 
@@ -46,9 +46,9 @@ class Inbox:
 
     def put_nowait(self, message) -> None:
         self.messages.append(message)
-        self.wake_one()
+        self._wake_one()
 
-    def wake_one(self) -> None:
+    def _wake_one(self) -> None:
         """Hand the first message to the longest-waiting receiver still waiting."""
         while self.waiters:
             waiter = self.waiters.pop(0)
@@ -67,7 +67,7 @@ class Inbox:
                 with contextlib.suppress(ValueError):
                     self.waiters.remove(waiter)
                 if waiter.done() and not waiter.cancelled() and self.messages:
-                    self.wake_one()  # woken, then cancelled: the message is someone else's now
+                    self._wake_one()  # woken, then cancelled: the message is someone else's now
                 raise
         return self.messages.pop(0)
 
