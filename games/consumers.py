@@ -142,6 +142,7 @@ class GameConsumer(AsyncJsonWebsocketConsumer):
     """One browser tab, bot or spectator connected to one game."""
 
     live = None  # the game, once attached
+    accepted = False  # the handshake is done
 
     # ----- Connection lifecycle ---------------------------------------------
 
@@ -166,7 +167,9 @@ class GameConsumer(AsyncJsonWebsocketConsumer):
             log.warning("channel layer failed under a socket of game %s: %s", game_id, error)
             await self.disconnect(CLOSE_SERVICE_RESTART)
             with contextlib.suppress(Exception):  # the client may be gone already
-                await send({"type": "websocket.close", "code": CLOSE_SERVICE_RESTART})
+                if not self.accepted:  # a refused handshake would look like a bad origin (403)
+                    await send({"type": "websocket.accept"})
+                await send({"type": "websocket.close", "code": CLOSE_SERVICE_RESTART, "reason": "service restart"})
 
     async def send(self, text_data=None, bytes_data=None, close=False):
         """Channels' send, minus the error daphne raises for a socket its client closed a moment ago
@@ -198,6 +201,7 @@ class GameConsumer(AsyncJsonWebsocketConsumer):
         self.strikes = 0
         self.live = await registry.attach(self.game_id, self.channel_name)
         await self.accept()
+        self.accepted = True
         if self.live is None:
             await self.close(code=CLOSE_UNKNOWN_GAME, reason="unknown game")
             return

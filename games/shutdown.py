@@ -8,7 +8,6 @@ reconnect to the next process at once.
 
 import asyncio
 import contextlib
-import inspect
 import logging
 import sys
 import weakref
@@ -21,30 +20,21 @@ log = logging.getLogger(__name__)
 open_sockets: weakref.WeakSet = weakref.WeakSet()
 
 
-def _daphne_protocol(consumer):
-    """The Twisted protocol behind a consumer's socket, when daphne serves it."""
-    send = inspect.unwrap(getattr(consumer, "base_send", None) or (lambda message: None))
-    protocol = next(iter(getattr(send, "args", ())), None)  # daphne's send is partial(handle_reply, protocol)
-    return protocol if hasattr(protocol, "sendCloseFrame") else None
-
-
 async def close_all(code: int = CLOSE_GOING_AWAY) -> int:
     """Close every open game socket with ``code``; return how many there were."""
     consumers = list(open_sockets)
     for consumer in consumers:
-        protocol = _daphne_protocol(consumer)
         with contextlib.suppress(Exception):  # a socket that vanished meanwhile needs no goodbye
-            if protocol is not None:
-                # Autobahn's public sendClose only allows 1000 and 3000-4999, but 1001 is
-                # exactly what RFC 6455 defines for "the server is going away".
-                protocol.sendCloseFrame(code=code, reasonUtf8=b"server going away")
-            else:
-                await consumer.close(code=code, reason="server going away")
+            await consumer.close(code=code, reason="server going away")
     return len(consumers)
 
 
 def install() -> None:
-    """Under daphne, run close_all before the reactor shuts down; elsewhere do nothing."""
+    """Under daphne, run close_all before the reactor shuts down; elsewhere do nothing.
+
+    Called when the server starts to run (config/websocket_protocol.py), before daphne adds its
+    own trigger that cancels every application; its lean connections deliver code 1001, which
+    daphne's own would refuse."""
     reactor = sys.modules.get("twisted.internet.reactor")
     if reactor is None:
         return

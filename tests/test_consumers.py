@@ -250,5 +250,5 @@ async def test_a_channel_layer_failing_under_a_socket_closes_it_for_a_reconnect(
     await layer.group_send(registry.group_name(game_id), {"type": "game.nudge"})
     monkeypatch.setattr(layer, "_clean_expired", gone)  # the socket's next receive, after the nudge, fails
     closed = await red.communicator.receive_output(timeout=2)
-    assert closed == {"type": "websocket.close", "code": CLOSE_SERVICE_RESTART}
+    assert closed == {"type": "websocket.close", "code": CLOSE_SERVICE_RESTART, "reason": "service restart"}
     assert registry.connection_count(game_id) == 0  # detached, as on any disconnect

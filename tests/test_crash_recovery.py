@@ -85,7 +85,7 @@ async def test_sigterm_closes_sockets_with_going_away_and_clients_resume(server_
 
         daphne.stop(signal.SIGTERM)
         for player in (red, yellow, watcher):
-            assert await player.closed_code() == 1001
+            assert await player.close_frame() == (1001, "server going away")
 
         daphne = start(server_env, tmp_path, port=daphne.port)
         for player in (red, yellow, watcher):

@@ -95,12 +95,21 @@ class Player:
 
     async def closed_code(self, timeout: float = 15) -> int:
         """Wait for the server to close this socket; its close code (1006 if it just vanished)."""
-        try:
-            async with asyncio.timeout(timeout):
-                while True:
-                    await self.ws.recv()
-        except ConnectionClosed as closed:
-            return closed.rcvd.code if closed.rcvd else 1006
+        return (await self.close_frame(timeout))[0]
+
+    async def close_frame(self, timeout: float = 15) -> tuple[int, str]:
+        """Wait for the server to close this socket; its close code and reason (1006 and "" if it just vanished)."""
+        return await close_frame(self.ws, timeout)
+
+
+async def close_frame(ws, timeout: float = 15) -> tuple[int, str]:
+    """Read a client socket until the server closes it: the close frame's code and reason."""
+    try:
+        async with asyncio.timeout(timeout):
+            while True:
+                await ws.recv()
+    except ConnectionClosed as closed:
+        return (closed.rcvd.code, closed.rcvd.reason) if closed.rcvd else (1006, "")
 
 
 async def new_table(base_url: str) -> tuple[Player, Player]:
