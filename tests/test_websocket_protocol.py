@@ -8,7 +8,9 @@ import asyncio
 import base64
 import os
 import pprint
+import struct
 
+import pytest
 from autobahn.websocket.protocol import Timings
 from daphne.cli import CommandLineInterface
 from daphne.http_protocol import HTTPFactory
@@ -18,6 +20,7 @@ from twisted.internet.address import IPv4Address
 from twisted.internet.testing import StringTransport
 from twisted.web.http import HTTPChannel
 
+import config.asgi  # noqa: F401 - what daphne imports before it builds its server
 from config import websocket_protocol
 from config.websocket_protocol import LeanServer, LeanWebSocketProtocol, PrettyWhenLogged
 from games.layers import Inbox
@@ -37,7 +40,6 @@ async def echo(scope, receive, send):
 def daphne_server(ping_timeout: int = 17) -> Server:
     """The server daphne's command line builds, set up as ``Server.run`` sets it up, without
     listening or running a reactor."""
-    websocket_protocol.install()  # config.asgi does this on import; again is harmless
     server = CommandLineInterface.server_class(
         application=echo, endpoints=["tcp:port=0"], ping_timeout=ping_timeout, websocket_handshake_timeout=4
     )
@@ -82,11 +84,10 @@ async def upgraded_socket(ping_timeout: int = 17):
     return server, protocol, transport
 
 
-def test_daphne_builds_the_lean_server_and_protocol():
-    websocket_protocol.install()  # config.asgi does this on import; again is harmless
+def test_daphne_builds_the_lean_server_and_its_factory_the_lean_protocol():
     assert CommandLineInterface.server_class is LeanServer
-    assert WebSocketFactory.protocol is LeanWebSocketProtocol
     assert isinstance(daphne_server().ws_factory.buildProtocol(None), LeanWebSocketProtocol)
+    assert WebSocketFactory.protocol is WebSocketProtocol  # daphne's own class is left as it was
 
 
 async def test_a_socket_receives_through_a_light_inbox():
@@ -138,7 +139,7 @@ class Unprintable(int):
 
 
 async def test_a_connection_pretty_prints_nothing_for_a_debug_log_that_is_off():
-    websocket_protocol.install()
+    websocket_protocol.format_autobahn_debug_lazily()  # a serving LeanServer does this when it runs
     server, protocol, transport = await upgraded_socket(ping_timeout=Unprintable(17))
     assert protocol.state == protocol.STATE_OPEN and protocol.autoPingTimeout == 17
 
@@ -146,7 +147,40 @@ async def test_a_connection_pretty_prints_nothing_for_a_debug_log_that_is_off():
 def test_what_a_debug_log_would_show_is_still_there_when_formatted():
     options = [("autoPingTimeout", 17, "WebSocketServerFactory")]
     assert f"{PrettyWhenLogged(options)}" == str(PrettyWhenLogged(options)) == pprint.pformat(options)
-    websocket_protocol.install()
+    websocket_protocol.format_autobahn_debug_lazily()
     timings = Timings()
     timings.track("open")
     assert isinstance(str(timings), str) and "open" in str(timings)
+
+
+async def test_no_attribute_keeps_the_handshake_once_open():
+    """Fails if autobahn keeps the upgrade request under a name we do not let go of."""
+    server, protocol, transport = await upgraded_socket()
+    kept = {name for name, value in vars(protocol).items() if isinstance(value, bytes) and b"Sec-WebSocket" in value}
+    assert kept == set()
+
+
+@pytest.mark.parametrize(
+    ("code", "reason"),
+    [(1012, "service restart"), (1001, "server going away"), (4404, "unknown game"), (1000, None), (1011, None)],
+)
+async def test_the_close_the_application_asks_for_goes_on_the_wire(code, reason):
+    """Code and reason as the ASGI message gives them, the codes only a server sends included."""
+    server, protocol, transport = await upgraded_socket()
+    protocol.handle_reply({"type": "websocket.close", "code": code, "reason": reason})
+    payload = struct.pack("!H", code) + (reason or "").encode()
+    assert transport.value() == bytes([0x88, len(payload)]) + payload
+
+
+async def test_a_long_close_reason_is_cut_to_fit_without_splitting_a_character():
+    server, protocol, transport = await upgraded_socket()
+    protocol.handle_reply({"type": "websocket.close", "code": 1012, "reason": "é" * 100})
+    frame = transport.value()
+    assert frame[1] == 2 + 122 and frame[4:].decode() == "é" * 61
+
+
+async def test_a_close_code_no_endpoint_may_send_is_refused():
+    server, protocol, transport = await upgraded_socket()
+    with pytest.raises(Exception, match="invalid close code"):
+        protocol.handle_reply({"type": "websocket.close", "code": 1006})
+    assert transport.value() == b"" and protocol.state == protocol.STATE_OPEN
