@@ -5,17 +5,37 @@ BIN    := $(VENV)/bin
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: run test lint install clean
+.PHONY: run test lint install install-dev lock clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
+# Everything installed comes from the locks, every file checked against its hash. The locks
+# list every dependency, so pip resolves nothing itself (--no-deps). The pip that installs is
+# the one venv gives the interpreter: nothing is fetched before the hashes are checked.
+PIP_INSTALL := $(BIN)/python -m pip install --quiet --disable-pip-version-check --require-hashes --no-deps
+
+# The server's packages only (make run, production).
 $(VENV)/.installed: requirements.txt | $(BIN)/python
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -r requirements.txt
+	$(PIP_INSTALL) -r requirements.txt
+	touch $@
+
+# Tests, checks and benchmarks on top (requirements-dev.txt agrees with requirements.txt).
+$(VENV)/.dev-installed: requirements-dev.txt $(VENV)/.installed
+	$(PIP_INSTALL) -r requirements-dev.txt
 	touch $@
 
 install: $(VENV)/.installed
+install-dev: $(VENV)/.dev-installed
+
+## lock: re-compile both locks from requirements*.in, keeping every version that still fits;
+##       UPGRADE=1 moves everything to its newest allowed version, UPGRADE_PACKAGE=name just one
+LOCK := $(BIN)/uv pip compile --quiet --universal --python-version 3.11 --generate-hashes \
+	--custom-compile-command "make lock" $(if $(UPGRADE),--upgrade) \
+	$(foreach p,$(UPGRADE_PACKAGE),--upgrade-package $(p))
+lock: $(VENV)/.dev-installed
+	$(LOCK) -o requirements.txt requirements.in
+	$(LOCK) -o requirements-dev.txt requirements-dev.in
 
 ## run: start the server on http://$(HOST):$(PORT) (SQLite + in-memory channel layer unless configured)
 run: install
@@ -25,7 +45,7 @@ run: install
 	DJANGO_DEBUG=$${DJANGO_DEBUG-1} $(BIN)/daphne -b $(HOST) -p $(PORT) config.asgi:application
 
 ## lint: ruff and the migrations check
-lint: install
+lint: install-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python manage.py makemigrations --check --dry-run
@@ -39,13 +59,13 @@ clean:
 
 ## bench: quick benchmarks (under 3 minutes); rewrites docs/benchmarks.md and its chart
 .PHONY: bench bench-full bench-smoke
-bench: install
+bench: install-dev
 	$(BIN)/python -m bench
 
 ## bench-full: every scenario at full size
-bench-full: install
+bench-full: install-dev
 	$(BIN)/python -m bench --full
 
 ## bench-smoke: seconds of load against our server; fails on any error (for CI)
-bench-smoke: install
+bench-smoke: install-dev
 	$(BIN)/python -m bench --smoke
