@@ -1,0 +1,271 @@
+// The game as this page knows it: one plain object, folded from the server's welcome and
+// events, plus questions about it (may I play, may I resign, is the opponent away…).
+//
+// No DOM, no socket, no words for people: protocol.js brings what the state is folded from,
+// words.js says it, board.js and panels.js draw it. A fold changes the state and returns its
+// news (plain objects: what happened that someone may want to hear) for the page to say.
+// This module depends on no other, so every other module can use it.
+
+export const COLUMNS = 7;
+export const ROWS = 6;
+export const OVER = new Set(['finished', 'aborted']);
+
+const AWAY_SHOW_AFTER_MS = 1500; // a quick reload is not worth a banner
+const CLAIM_MARGIN_MS = 250; // our clock and the server's differ a little: do not offer the claim too early
+
+export const otherSeat = (seat) => 3 - seat;
+const emptyBoard = () => Array.from({ length: ROWS }, () => Array(COLUMNS).fill(0));
+
+export function createState({ seat = null, status = 'waiting' } = {}) {
+  return {
+    // What the server told us.
+    seat,
+    seq: 0, // the newest seq applied
+    welcomed: false, // true once the first welcome arrived
+    status,
+    result: null, // null while playing; win, draw, resigned, abandoned or aborted
+    turn: null,
+    winner: null,
+    line: [],
+    reason: '', // why an aborted game was aborted
+    abortedBy: null, // the seat that aborted it, or null for the server or an operator
+    twoPlayers: false, // someone took seat 2 at some point (a rematch needs an opponent)
+    board: emptyBoard(), // board[row][column], row 0 at the bottom
+    last: null, // [column, row] of the newest disc
+    moves: new Map(), // seq -> move event, for the move list (each once)
+    history: '', // the move list from the events API: '' (nothing to fetch), 'loading' or 'failed'
+    players: { 1: false, 2: false },
+    seenOnline: { 1: false, 2: false }, // "is back" only for someone we saw before
+    away: { 1: null, 2: null }, // a seat gone during play: {since, claimAt, forfeitAt, announced, claimAnnounced}
+    spectators: 0,
+    rematchOffers: new Set(),
+    rematchId: null,
+    spokenSeq: 0, // newest event already reported as news (so nothing is said twice)
+
+    // The page's side of the conversation.
+    connected: false,
+    gone: false, // the server said the game does not exist
+    closed: '', // why the server closed the connection ('restarting', 'rate_limited'), until the next welcome
+    pending: false, // a move is on its way; wait for the server before sending another
+    busy: '', // resign, abort, claim or rematch was sent; wait for the answer
+    watchingBecause: '', // why a would-be player only watches: 'seat_taken' or 'bad_token'
+    startingRematch: false,
+  };
+}
+
+// ----- Questions -----------------------------------------------------------------------------
+
+export function freeCells(state, column) {
+  let free = 0;
+  for (let r = 0; r < ROWS; r++) if (!state.board[r][column]) free++;
+  return free;
+}
+
+function discCount(state) {
+  let count = 0;
+  for (const row of state.board) for (const cell of row) if (cell) count++;
+  return count;
+}
+
+export const canPlay = (state) =>
+  state.connected && state.status === 'playing' && state.seat !== null && state.turn === state.seat && !state.pending;
+
+// Why this column cannot be played now ('' when it can): offline, watching, waiting, over, turn or full.
+export function moveRefusal(state, column) {
+  if (!state.connected) return 'offline';
+  if (state.seat === null) return 'watching';
+  if (state.status === 'waiting') return 'waiting';
+  if (OVER.has(state.status)) return 'over';
+  if (state.turn !== state.seat) return 'turn';
+  if (freeCells(state, column) === 0) return 'full';
+  return '';
+}
+
+export const abortAllowed = (state) =>
+  state.seat !== null && (state.status === 'waiting' || (state.status === 'playing' && discCount(state) < 2));
+// Until both have moved, calling the game off is the kinder choice; Resign takes over after that.
+export const resignAllowed = (state) => state.seat !== null && state.status === 'playing' && discCount(state) >= 2;
+
+export const rematchAllowed = (state) => state.seat !== null && state.twoPlayers && OVER.has(state.status);
+
+export const rematchPossible = (state) =>
+  rematchAllowed(state) &&
+  state.connected &&
+  !state.busy &&
+  !state.rematchId &&
+  !state.rematchOffers.has(state.seat);
+
+// For styling the banner: "win" for the winner, "loss", "draw", "aborted", or "" while playing.
+export function resultKind(state) {
+  if (state.status === 'aborted') return 'aborted';
+  if (state.status !== 'finished') return '';
+  if (!state.winner) return 'draw';
+  if (!state.seat) return 'win'; // spectators just see who won
+  return state.seat === state.winner ? 'win' : 'loss';
+}
+
+export function connectionState(state) {
+  if (state.gone) return 'gone';
+  if (state.connected) return 'connected';
+  return state.welcomed ? 'reconnecting' : 'connecting';
+}
+
+export const secondsUntil = (time, now = Date.now()) => Math.max(0, Math.ceil((time - now) / 1000));
+
+// A seat counts as away once the server says so; the banner waits a moment, so a quick
+// reload by the opponent does not flash it (and shift the board) for nothing.
+export function awayShown(state, seat, now = Date.now()) {
+  const away = state.away[seat];
+  return !!away && seat !== state.seat && now - away.since >= AWAY_SHOW_AFTER_MS;
+}
+
+// ----- Folding in what the server says ----------------------------------------------------------
+
+function takeSummary(state, message) {
+  state.status = message.status;
+  state.result = message.result ?? null;
+  state.turn = message.turn ?? null;
+  state.winner = message.winner ?? null;
+  state.line = message.line || [];
+  // Only play proves an opponent: a game aborted while waiting never had one.
+  if (state.status === 'playing' || state.status === 'finished') state.twoPlayers = true;
+}
+
+// What an event tells us beyond the summary every message repeats.
+function learn(state, event) {
+  switch (event.type) {
+    case 'joined':
+      state.twoPlayers = true;
+      break;
+    case 'aborted':
+      state.reason = event.reason || '';
+      state.abortedBy = event.seat ?? null;
+      break;
+    case 'rematch_offered':
+      state.rematchOffers.add(event.seat);
+      break;
+    case 'rematch':
+      state.rematchOffers = new Set([1, 2]);
+      state.rematchId = event.game_id;
+      break;
+    default:
+      break;
+  }
+}
+
+// Take in an event's details; news the first time this seq is seen.
+function record(state, event) {
+  learn(state, event);
+  if (event.seq <= state.spokenSeq) return [];
+  state.spokenSeq = event.seq;
+  return [{ type: 'event', event }];
+}
+
+function addMoves(state, events) {
+  for (const event of events) if (event.type === 'move' && !state.moves.has(event.seq)) state.moves.set(event.seq, event);
+}
+
+// The welcome's snapshot is the whole truth: the board is rebuilt from it rather than patched.
+// Its events are what we missed (on a first load, the game's history).
+export function applyWelcome(state, message) {
+  const game = message.game;
+  const events = message.events || [];
+  state.seat = message.seat ?? null;
+  state.board = game.board.map((row) => row.slice());
+  takeSummary(state, game);
+  state.rematchOffers = new Set(game.rematch_offers || []);
+  state.rematchId = game.rematch_id ?? null;
+  if (message.complete === false) {
+    // Too far behind for a replay (or the server's log is shorter than ours): the list starts afresh.
+    state.moves.clear();
+    state.last = null;
+    state.spokenSeq = message.seq;
+  }
+  const news = [];
+  for (const event of events) {
+    if (event.type === 'move') state.last = [event.column, event.row];
+    news.push(...record(state, event));
+  }
+  addMoves(state, events);
+  state.seq = message.seq;
+  state.welcomed = true;
+  return news;
+}
+
+// The next event, in order (protocol.js sees to that).
+export function applyEvent(state, event) {
+  state.seq = event.seq;
+  takeSummary(state, event);
+  if (event.type === 'move') {
+    state.board[event.row][event.column] = event.seat;
+    state.last = [event.column, event.row];
+  }
+  const news = record(state, event);
+  addMoves(state, [event]);
+  return news;
+}
+
+// The events API's log, after a welcome that came without its events. Newer ones arrive on the socket.
+export function applyHistory(state, events) {
+  const known = events.filter((event) => event.seq <= state.seq);
+  for (const event of known) learn(state, event);
+  addMoves(state, known);
+  const lastMove = [...state.moves.values()].sort((a, b) => b.seq - a.seq)[0];
+  if (lastMove && !state.last) state.last = [lastMove.column, lastMove.row];
+}
+
+// Who is here, and the deadlines of who is not. News: a seat that left or came back.
+export function applyPresence(state, presence, { first = false, now = Date.now() } = {}) {
+  if (!presence) return [];
+  const news = [];
+  const here = { 1: !!presence.players['1'], 2: !!presence.players['2'] };
+  for (const seat of [1, 2]) {
+    const away = presence.away?.[String(seat)];
+    const before = state.away[seat];
+    if (away) {
+      state.away[seat] = {
+        // Someone already away when we arrive gets the banner at once.
+        since: before?.since ?? (first ? now - AWAY_SHOW_AFTER_MS : now),
+        claimAt: now + away.claim_in * 1000 + CLAIM_MARGIN_MS,
+        forfeitAt: now + away.forfeit_in * 1000,
+        announced: before?.announced ?? first,
+        claimAnnounced: before?.claimAnnounced ?? (first && away.claim_in === 0),
+      };
+    } else {
+      state.away[seat] = null;
+    }
+    if (seat === state.seat || here[seat] === state.players[seat]) continue;
+    // "left" only makes sense once the seat is taken; a join is its own event.
+    if (seat === 2 && state.status === 'waiting') continue;
+    if (!here[seat]) {
+      if (!away) news.push({ type: 'left', seat }); // during play the countdown says it, a moment later
+    } else if (before?.announced || (!before && state.seenOnline[seat])) {
+      news.push({ type: 'back', seat, notice: !!state.seat && !!before?.announced });
+    }
+  }
+  for (const seat of [1, 2]) state.seenOnline[seat] ||= here[seat];
+  state.players = here;
+  state.spectators = presence.spectators ?? 0;
+  return news;
+}
+
+// As the clock moves on: once an away seat's banner shows, say so once, and once more when the
+// win can be claimed. The "said" flags live in state.away.
+export function awayNews(state, now = Date.now()) {
+  const news = [];
+  for (const seat of [1, 2]) {
+    const away = state.away[seat];
+    if (!away || seat === state.seat || !awayShown(state, seat, now)) continue;
+    if (!away.announced) {
+      away.announced = true;
+      const claimIn = secondsUntil(away.claimAt, now);
+      news.push({ type: 'away', seat, claimIn });
+      if (!claimIn) away.claimAnnounced = true;
+    }
+    if (state.seat && !away.claimAnnounced && now >= away.claimAt) {
+      away.claimAnnounced = true;
+      news.push({ type: 'claimable', seat });
+    }
+  }
+  return news;
+}

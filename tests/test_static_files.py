@@ -1,0 +1,44 @@
+"""Collected static files: the page's ES modules import each other by their hashed names.
+
+A browser caches hashed files for good. If a collected module imported its neighbours by their
+plain names, a deploy could pair a new entry module with an old cached neighbour (or the
+reverse); with hashed names, each version of a module can only ever load the versions it was
+collected with.
+"""
+
+import json
+import posixpath
+import re
+
+from tests.servers import ROOT, manage, production_env
+
+SOURCE = ROOT / "static" / "js"
+# import ... from './x.js';   export ... from './x.js';   import './x.js';   import('./x.js')
+SPECIFIER = re.compile(r"""\b(?:from|import)\s*\(?\s*["']([^"']+)["']""")
+
+
+def specifiers(text: str) -> list[str]:
+    return SPECIFIER.findall(text)
+
+
+def test_collected_modules_import_the_hashed_names_of_the_others(tmp_path):
+    env = production_env(tmp_path)
+    manage(env, "collectstatic", "--no-input")
+    collected = tmp_path / "static"
+    hashed = json.loads((collected / "staticfiles.json").read_text())["paths"]
+
+    modules = sorted(f"js/{path.name}" for path in SOURCE.glob("*.js"))
+    entry_imports = specifiers((SOURCE / "game.js").read_text())
+    assert len(entry_imports) >= 4, "the entry module imports the page's modules"
+
+    for module in modules:
+        wanted = []
+        for specifier in specifiers((SOURCE / module.removeprefix("js/")).read_text()):
+            assert specifier.startswith("./"), f"{module}: import {specifier!r} by a relative path"
+            target = posixpath.normpath(posixpath.join(posixpath.dirname(module), specifier))
+            assert target in hashed, f"{module} imports {specifier}, which collectstatic did not collect"
+            wanted.append("./" + posixpath.basename(hashed[target]))
+        got = specifiers((collected / hashed[module]).read_text())
+        assert got == wanted, f"{hashed[module]} imports {got}, not the hashed names {wanted}"
+        for specifier in got:
+            assert (collected / posixpath.dirname(module) / specifier).is_file()
