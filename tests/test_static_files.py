@@ -42,3 +42,23 @@ def test_collected_modules_import_the_hashed_names_of_the_others(tmp_path):
         assert got == wanted, f"{hashed[module]} imports {got}, not the hashed names {wanted}"
         for specifier in got:
             assert (collected / posixpath.dirname(module) / specifier).is_file()
+
+
+def test_the_game_page_preloads_every_module_the_entry_needs():
+    """The entry's imports (and theirs) are fetched alongside it, not one round trip later."""
+    preloaded = set(re.findall(r'<link rel="modulepreload" href="/static/js/([^"]+)">', render_game_page()))
+    needed, queue = set(), ["game.js"]
+    while queue:
+        for specifier in specifiers((SOURCE / queue.pop()).read_text()):
+            name = posixpath.basename(specifier)
+            if name not in needed:
+                needed.add(name)
+                queue.append(name)
+    assert preloaded == needed
+
+
+def render_game_page() -> str:
+    from django.template.loader import render_to_string
+
+    game = {"id": "ABCD2345", "status": "waiting", "result": ""}
+    return render_to_string("games/game.html", {"game": game, "client": {}, "seat": 1})
