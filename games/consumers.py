@@ -21,7 +21,7 @@ from channels.layers import get_channel_layer
 from django.conf import settings
 from redis.exceptions import RedisError
 
-from games import registry, shutdown, sweeper
+from games import presence, registry, shutdown, sweeper
 from games.match import AlreadyApplied
 from games.rules import IllegalMove
 
@@ -329,7 +329,7 @@ class GameConsumer(AsyncJsonWebsocketConsumer):
 
     async def game_presence(self, message):
         """Who is here, counted by any process: forwarded unless this client already has a newer count."""
-        registry.observe_presence(self.live, message)
+        presence.observe(self.live, message)
         await self.forward_presence()
 
     async def game_nudge(self, message):

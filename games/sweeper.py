@@ -21,7 +21,7 @@ from channels.layers import get_channel_layer
 from django.conf import settings
 from django.utils import timezone
 
-from games import registry, store
+from games import liveness, registry, store
 from games.rules import IllegalMove
 
 log = logging.getLogger(__name__)
@@ -46,7 +46,8 @@ async def _run() -> None:
     while True:
         await asyncio.sleep(settings.GAME_SWEEP_INTERVAL_SECONDS)
         try:
-            await registry.beat()
+            if not await liveness.beat():
+                await registry.restore()
             await registry.heal()
             await registry.reap_dead_servers()
             await close_idle_sockets()
