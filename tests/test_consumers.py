@@ -144,7 +144,7 @@ async def test_the_last_socket_to_leave_frees_the_live_game(sockets):
     for socket in (red, yellow, watcher):
         await socket.close()
     assert registry.connection_count(game_id) == 0
-    assert game_id not in registry._games
+    assert game_id not in [live.id for live in registry.live_games()]
 
 
 async def test_a_frame_for_a_socket_its_client_just_closed_is_dropped_quietly():
