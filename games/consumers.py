@@ -283,7 +283,14 @@ class GameConsumer(AsyncJsonWebsocketConsumer):
         await self.send_json({"type": "seated", "seq": event["seq"], "seat": seat, "token": token})
 
     async def on_move(self, content):
-        """Drop a disc; acknowledged to the mover, then broadcast to everyone as an event."""
+        """Drop a disc; acknowledged to the mover, then broadcast to everyone as an event.
+
+        The mover's ``ack`` always comes before its own ``move`` event. The registry commits,
+        then broadcasts; the broadcast reaches this socket as a channel-layer message, and a
+        socket's dispatches take turns (:func:`dispatch_in_turn`), so ``game_event`` runs for it
+        only once this handler has returned, after sending the ack. Anything awaited here after
+        the move must therefore not forward events before the ack is sent.
+        """
         try:
             event = await registry.move(self.game_id, self.seat, content)
         except AlreadyApplied as applied:

@@ -80,6 +80,25 @@ async def test_two_players_and_a_spectator_play_to_a_draw(sockets):
     assert (game.status, game.result, game.winner, game.seq) == ("finished", "draw", None, 44)
 
 
+async def test_the_movers_ack_comes_before_its_own_move_event(sockets):
+    """The rule stated in GameConsumer.on_move: the handler of the move sends the ack, and the
+    broadcast reaches the mover's socket as a channel-layer message, which is dispatched only
+    after that handler has returned."""
+    game_id, red, yellow, watcher, *_ = await seated_game(sockets)
+    for i, column in enumerate([3, 4, 3, 4]):
+        mover, others = (red, (yellow, watcher)) if i % 2 == 0 else (yellow, (red, watcher))
+        await mover.send(type="move", column=column, move_id=f"order-{i}")
+        seen = []
+        while not seen or seen[-1]["type"] != "move":
+            message = await mover.receive()
+            if message["type"] != "presence":
+                seen.append(message)
+        assert [m["type"] for m in seen] == ["ack", "move"]
+        assert seen[0]["seq"] == seen[1]["seq"] and seen[1]["move_id"] == f"order-{i}"
+        for socket in others:
+            assert (await socket.receive_type("move"))["seq"] == seen[1]["seq"]
+
+
 async def test_a_late_spectator_gets_the_whole_history_then_live_moves(sockets):
     game_id, red, yellow, watcher, *_ = await seated_game(sockets)
     played = await play_moves([2, 4, 2], red, yellow, watcher)
