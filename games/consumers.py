@@ -28,6 +28,8 @@ from games.rules import IllegalMove
 log = logging.getLogger(__name__)
 
 # Close codes (4000-4999 are free for applications; see docs/protocol.md).
+CLOSE_ABNORMAL = 1006  # ended without a close frame (the server cancelled the consumer, say)
+CLOSE_INTERNAL_ERROR = 1011  # an unexpected error: the server closes the socket with this
 CLOSE_SERVICE_RESTART = 1012  # the channel layer failed under us: come back in a moment
 CLOSE_UNKNOWN_GAME = 4404
 CLOSE_IDLE = 4408
@@ -36,6 +38,10 @@ CLOSE_RATE_LIMITED = 4429
 RATE_LIMIT_STRIKES = 50
 # What a channel layer raises when its backend goes away (Redis restarting, say).
 LAYER_ERRORS = (OSError, RedisError)
+
+
+def _game_id(scope) -> str | None:
+    return scope["url_route"]["kwargs"].get("game_id")
 
 
 class ClientError(IllegalMove):
@@ -146,15 +152,23 @@ class GameConsumer(AsyncJsonWebsocketConsumer):
     # ----- Connection lifecycle ---------------------------------------------
 
     async def __call__(self, scope, receive, send):
-        """Run the socket; if the channel layer fails under it, tidy up and ask the client to come back.
+        """Run the socket until it ends; however it ends, it leaves its game first.
 
         Channels' ``AsyncConsumer.__call__``, with :func:`dispatch_in_turn` for its wait. This
         consumer always has a channel layer (it could not keep a game's sockets in step without
         one) and is asynchronous, so neither of Channels' other cases applies.
+
+        ``disconnect`` runs in ``finally``, as Starlette's ``WebSocketEndpoint`` runs its
+        ``on_disconnect``, so no exit path leaves the registry counting a socket that is gone or
+        its presence row in place. A socket the client closed has run it already (the second run
+        finds nothing to do). If the channel layer failed, the client is then asked to come back
+        (1012); any other exception is logged and raised on to the server, which closes the
+        socket (daphne with 1011).
         """
         self.scope = scope
         self.base_send = send
         self.channel_layer = get_channel_layer(self.channel_layer_alias)
+        code = CLOSE_ABNORMAL
         try:
             self.channel_name = await self.channel_layer.new_channel()
             from_layer = functools.partial(self.channel_layer.receive, self.channel_name)
@@ -162,9 +176,15 @@ class GameConsumer(AsyncJsonWebsocketConsumer):
         except StopConsumer:
             pass  # the socket closed; Channels ends a consumer this way
         except LAYER_ERRORS as error:
-            game_id = scope["url_route"]["kwargs"].get("game_id")
-            log.warning("channel layer failed under a socket of game %s: %s", game_id, error)
-            await self.disconnect(CLOSE_SERVICE_RESTART)
+            code = CLOSE_SERVICE_RESTART
+            log.warning("channel layer failed under a socket of game %s: %s", _game_id(scope), error)
+        except Exception as error:
+            code = CLOSE_INTERNAL_ERROR
+            log.warning("a socket of game %s ended by an unexpected error (left its game): %r", _game_id(scope), error)
+            raise
+        finally:
+            await self.disconnect(code)
+        if code == CLOSE_SERVICE_RESTART:
             with contextlib.suppress(Exception):  # the client may be gone already
                 await send({"type": "websocket.close", "code": CLOSE_SERVICE_RESTART})
 
@@ -206,12 +226,20 @@ class GameConsumer(AsyncJsonWebsocketConsumer):
         sweeper.ensure_running()
 
     async def disconnect(self, code):
+        """Leave the game: out of its group, no longer counted, its departure recorded.
+
+        Runs on every exit path (see ``__call__``), so it may run twice. The game is let go of
+        before anything is awaited: a second run finds nothing to do, and the registry detaches
+        the socket once, even if this run is cancelled half-way."""
         shutdown.open_sockets.discard(self)
-        if self.live is not None:
+        live, self.live = self.live, None
+        if live is None:
+            return
+        try:
             with contextlib.suppress(*LAYER_ERRORS):  # a layer that is down has forgotten the group anyway
                 await self.channel_layer.group_discard(self.group, self.channel_name)
-            await registry.detach(self.live, self.channel_name)
-            self.live = None  # detached once, however the socket ended
+        finally:
+            await registry.detach(live, self.channel_name)
 
     async def websocket_disconnect(self, message):
         """Tidy up and stop, without Channels' closing of stale database connections on the way out:

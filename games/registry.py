@@ -443,11 +443,14 @@ async def set_role(live: LiveGame, channel_name: str, seat: int | None) -> None:
 
 
 async def detach(live: LiveGame, channel_name: str) -> None:
+    """Forget a socket, in memory at once, then record its departure if it had said hello.
+    Detaching twice does nothing the second time."""
     live.sockets.pop(channel_name, None)
-    if channel_name in live.connections:
-        del live.connections[channel_name]
-        await presence.depart(live, channel_name)
+    greeted = channel_name in live.connections
+    live.connections.pop(channel_name, None)
     _release(live)
+    if greeted:
+        await presence.depart(live, channel_name)
 
 
 # ----- This process among the others (see games/liveness.py) --------------------

@@ -11,6 +11,7 @@ from channels.layers import get_channel_layer
 from games import registry
 from games.consumers import CLOSE_SERVICE_RESTART, GameConsumer, dispatch_in_turn
 from games.models import Game, GameEvent
+from tests.conftest import Socket
 from tests.test_rules import DRAW_SEQUENCE
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -149,8 +150,6 @@ async def test_players_see_each_others_presence_and_the_spectator_count(sockets)
 
 
 async def test_an_unknown_game_is_refused_with_close_code_4404():
-    from tests.conftest import Socket
-
     socket = await Socket("ZZZZZZZZ").open()
     closed = await socket.communicator.receive_output(timeout=2)
     assert closed == {"type": "websocket.close", "code": 4404, "reason": "unknown game"}
@@ -271,3 +270,32 @@ async def test_a_channel_layer_failing_under_a_socket_closes_it_for_a_reconnect(
     closed = await red.communicator.receive_output(timeout=2)
     assert closed == {"type": "websocket.close", "code": CLOSE_SERVICE_RESTART}
     assert registry.connection_count(game_id) == 0  # detached, as on any disconnect
+
+
+async def test_an_unexpected_error_ends_the_socket_and_it_still_leaves_its_game(sockets, settings, monkeypatch, caplog):
+    """Whatever ends a consumer, it detaches: the registry stops counting it and its departure is
+    recorded, so the opponent can claim the win."""
+    settings.GAME_CLAIM_AFTER_SECONDS = 0
+    game_id, token1 = await registry.create_game()
+    red = await sockets(game_id)
+    await red.hello(token=token1)
+    yellow = await Socket(game_id).open()  # not the fixture's, whose closing would raise the error again
+    await yellow.hello()
+    await yellow.send(type="join")
+    await yellow.receive_type("seated")
+    await red.receive_type("joined")
+
+    async def broken(game_id, seat):
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(registry, "resign", broken)
+    await yellow.send(type="resign")
+    with pytest.raises(RuntimeError, match="a bug"):  # raised on to the server, which logs it and closes the socket
+        while True:
+            await yellow.communicator.receive_output(timeout=2)
+    assert registry.connection_count(game_id) == 1
+    assert "ended by an unexpected error" in caplog.text
+    while (await red.receive_type("presence"))["players"]["2"]:
+        pass
+    await red.send(type="claim_win")
+    assert (await red.receive_type("abandoned"))["winner"] == 1
