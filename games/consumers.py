@@ -21,7 +21,7 @@ from channels.layers import get_channel_layer
 from django.conf import settings
 from redis.exceptions import RedisError
 
-from games import presence, registry, shutdown, sweeper
+from games import presence, registry, shutdown, store, sweeper
 from games.match import AlreadyApplied
 from games.rules import IllegalMove
 
@@ -34,6 +34,7 @@ CLOSE_SERVICE_RESTART = 1012  # the channel layer failed under us: come back in 
 CLOSE_UNKNOWN_GAME = 4404
 CLOSE_IDLE = 4408
 CLOSE_RATE_LIMITED = 4429
+CLOSE_UNAVAILABLE = 4503  # the game could not be loaded: the database failed; come back in a moment
 # Refused messages in a row, over the rate limit, before the socket is closed.
 RATE_LIMIT_STRIKES = 50
 # What a channel layer raises when its backend goes away (Redis restarting, say).
@@ -216,7 +217,13 @@ class GameConsumer(AsyncJsonWebsocketConsumer):
         self.bucket = TokenBucket(settings.GAME_RATE_PER_SECOND, settings.GAME_RATE_BURST)
         self.max_bytes = settings.GAME_MAX_MESSAGE_BYTES  # read once: Django's settings object is slow to ask per frame
         self.strikes = 0
-        self.live = await registry.attach(self.game_id, self.channel_name)
+        try:
+            self.live = await registry.attach(self.game_id, self.channel_name)
+        except store.DATABASE_ERRORS as error:  # not counted anywhere: nothing to tidy up
+            log.warning("a socket of game %s was turned away, the game could not be loaded: %s", self.game_id, error)
+            await self.accept()
+            await self.close(code=CLOSE_UNAVAILABLE, reason="database unavailable")
+            return
         await self.accept()
         if self.live is None:
             await self.close(code=CLOSE_UNKNOWN_GAME, reason="unknown game")
@@ -290,6 +297,10 @@ class GameConsumer(AsyncJsonWebsocketConsumer):
             await handler(self, content)
         except IllegalMove as refusal:
             await self.send_error(refusal.code, refusal.message)
+        except store.DATABASE_ERRORS as error:
+            # Memory is as it was; a commit that went through all the same is found on a resend.
+            log.warning("a message to game %s met a database error: %s", self.game_id, error)
+            await self.send_error("unavailable", "The server could not reach its database; try again in a moment.")
 
     async def on_hello(self, content):
         """Say who you are (a seat token, or none to watch) and what you already have."""
@@ -318,11 +329,15 @@ class GameConsumer(AsyncJsonWebsocketConsumer):
         socket's dispatches take turns (:func:`dispatch_in_turn`), so ``game_event`` runs for it
         only once this handler has returned, after sending the ack. Anything awaited here after
         the move must therefore not forward events before the ack is sent.
+
+        A move the log already has gets a duplicate ack, then whatever events this client lacks:
+        its own move among them if the first attempt's answer was lost to a database error.
         """
         try:
             event = await registry.move(self.game_id, self.seat, content)
         except AlreadyApplied as applied:
             await self.send_ack(content, applied.seq, duplicate=True)
+            await self.forward_events()
         else:
             await self.send_ack(content, event["seq"], duplicate=False)
 

@@ -10,6 +10,11 @@ Actions on one game are serialised by its lock. The database stays the arbiter
 between processes: an append only succeeds from the sequence number it was
 decided against; a loser catches up from the log and decides again.
 
+If the database fails (``store.DATABASE_ERRORS``), memory is left as it was and the
+error goes to the caller, which may try again: an append whose commit went through
+all the same is then found in the log (a resent move by its move ID), and the next
+heal reads it and tells this process's sockets.
+
 With several processes each registry is a cache. Every broadcast carries the
 committed event, so every process folds it in (a gap is filled from the log).
 
@@ -220,7 +225,10 @@ async def observe(live: LiveGame, message: dict) -> None:
             live.match = apply_event(live.match, event)
             live.history.append(message["event"])
         else:  # a message was lost or overtaken, or a token hash arrived: the database has it all
-            await _catch_up(live)
+            try:
+                await _catch_up(live)
+            except store.DATABASE_ERRORS as error:  # the next heal reads it, once the database is back
+                log.warning("catching game %s up failed: %s", live.id, error)
 
 
 async def _broadcast(game_id: str, message: dict) -> None:
@@ -281,6 +289,9 @@ async def _act(
                 except store.StaleGame:
                     await _catch_up(live)
                     continue
+                except store.DATABASE_ERRORS:
+                    live.unsent = True  # committed after all? Then the next heal tells the sockets here.
+                    raise
                 before, live.match = live.match, after
                 if event.kind == "joined":
                     live.token_hashes[2] = token_hash

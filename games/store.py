@@ -14,12 +14,21 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from django.db import DatabaseError, IntegrityError, connection, transaction
+from django.db import DatabaseError, Error, IntegrityError, connection, transaction
 from django.utils import timezone
 
 from games.identity import hash_token, new_game_id, new_seat_token
 from games.match import PLAYING, WAITING, Event, Match, new_match, replay_with_history
 from games.models import Connection, Game, GameEvent, Server
+
+# What the database raises when it could not do what was asked: Django's ``Error`` and all
+# its subclasses (OperationalError for a lost connection, a restart or a timeout,
+# InterfaceError for a connection already closed, and the rest). Django raises these in
+# place of the driver's own exceptions (psycopg's, sqlite3's, its pool's timeout). Memory is
+# changed only after a commit has succeeded, so the socket path answers any of them with
+# "unavailable" and carries on. StaleGame and ServerGone are not among them: they are
+# answers, not failures.
+DATABASE_ERRORS = (Error,)
 
 
 class StaleGame(Exception):
