@@ -313,12 +313,14 @@ class GameConsumer(AsyncJsonWebsocketConsumer):
         await self.send_json(welcome)
 
     async def on_join(self, content):
-        """Take the free seat of a waiting game."""
+        """Take the free seat of a waiting game. Once the seat is taken its token must reach the
+        player: if recording the connection fails, the sweeper records it later."""
         if self.seat is not None:
             raise ClientError("already_seated", f"You already hold seat {self.seat}.")
         seat, token, event = await registry.join(self.game_id)
         self.seat = seat
-        await registry.set_role(self.live, self.channel_name, seat)
+        with contextlib.suppress(*store.DATABASE_ERRORS):
+            await registry.set_role(self.live, self.channel_name, seat)
         await self.send_json({"type": "seated", "seq": event["seq"], "seat": seat, "token": token})
 
     async def on_move(self, content):

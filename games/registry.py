@@ -431,7 +431,7 @@ async def identify(live: LiveGame, channel_name: str, token: str | None) -> int 
         seat = live.seat_for(token)
         if seat is None:
             raise IllegalMove("bad_token", "That seat token is not valid for this game.")
-    if live.connections.get(channel_name, "new") == seat:
+    if live.connections.get(channel_name, "new") == seat and presence.recorded(channel_name):
         await refresh(live)  # a repeated hello: nothing to record
     else:
         await set_role(live, channel_name, seat)  # records it and catches up in the same visit
@@ -440,7 +440,8 @@ async def identify(live: LiveGame, channel_name: str, token: str | None) -> int 
 
 async def set_role(live: LiveGame, channel_name: str, seat: int | None) -> None:
     """Record what a greeted connection is (a seat, or None to watch), catch the cache up with the
-    log while there, and tell everyone."""
+    log while there, and tell everyone. If the database fails, memory counts the connection all
+    the same, the sweeper records it later, and the error is raised."""
     live.connections[channel_name] = seat
     try:
         async with live.lock:

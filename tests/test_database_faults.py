@@ -150,10 +150,81 @@ async def committing_the_move(sockets, monkeypatch):
     return game_id, red, yellow
 
 
+async def counting_when_play_starts(sockets, monkeypatch):
+    """The join itself succeeded, so its caller hears of no error; the count that marks the absent
+    creator as away is taken by the sweeper, and the joiner can claim the win."""
+    game_id, token1 = await registry.create_game()
+    red = await sockets(game_id)
+    await red.hello(token=token1)
+    watcher = await sockets(game_id)
+    await watcher.hello()
+    await red.close()  # the creator leaves before anyone joins
+    fail(monkeypatch, "recount")
+    seat, token2, event = await registry.join(game_id)  # as the API's join does
+    assert (seat, event["type"], event["status"]) == (2, "joined", "playing")
+    await watcher.receive_type("joined")
+    presence = await presence_when(watcher, lambda p: p["away"]["1"] is not None)
+    assert presence["players"] == {"1": False, "2": False}
+    yellow = await sockets(game_id)
+    await yellow.hello(token=token2)
+    await yellow.send(type="claim_win")
+    assert (await yellow.receive_type("abandoned"))["winner"] == 2
+    await memory_matches_the_log(game_id)
+    return None
+
+
+async def greeting(sockets, monkeypatch):
+    """A returning player's hello is refused with unavailable; sent again, it is welcomed and seen."""
+    game_id, red, yellow, watcher, token1, _ = await seated_game(sockets)
+    await red.close()
+    await presence_when(yellow, lambda p: not p["players"]["1"])
+    fail(monkeypatch, "connect")
+    red = await sockets(game_id)
+    await red.send(type="hello", token=token1, last_seq=2)
+    await unavailable(red)
+    welcome = await red.hello(token=token1, last_seq=2)
+    assert (welcome["seat"], welcome["presence"]["players"]["1"]) == (1, True)
+    await presence_when(yellow, lambda p: p["players"]["1"])
+    await play_moves([3, 3], red, yellow, watcher)
+    return game_id, red, yellow
+
+
+async def seating_the_joiner(sockets, monkeypatch):
+    """The seat is taken, so its token reaches the joiner with no error; the sweeper records the
+    connection, and the creator sees the joiner arrive."""
+    game_id, token1 = await registry.create_game()
+    red = await sockets(game_id)
+    await red.hello(token=token1)
+    yellow, watcher = await sockets(game_id), await sockets(game_id)
+    await yellow.hello()
+    await watcher.hello()
+    fail(monkeypatch, "connect")
+    await yellow.send(type="join")
+    assert (await yellow.receive_type("seated"))["seat"] == 2
+    for socket in (red, yellow, watcher):
+        await socket.receive_type("joined")
+    await presence_when(red, lambda p: p["players"]["2"])
+    await play_moves([3, 3], red, yellow, watcher)
+    return game_id, red, yellow
+
+
+async def departing(sockets, monkeypatch):
+    """Leaving while the database is down: memory forgets the socket at once, the sweeper records
+    the departure once the database answers, and the opponent can claim."""
+    game_id, red, yellow, watcher, *_ = await seated_game(sockets)
+    await play_moves([3, 3], red, yellow, watcher)
+    fail(monkeypatch, "disconnect")
+    return game_id, red, yellow  # yellow leaves below, and its departure meets the error
+
+
 STEPS = {
     "loading the game": loading_the_game,
     "appending a move": appending_the_move,
     "committing a move": committing_the_move,
+    "counting when play starts": counting_when_play_starts,
+    "greeting": greeting,
+    "seating the joiner": seating_the_joiner,
+    "departing": departing,
 }
 
 
@@ -164,6 +235,20 @@ async def test_a_database_error_at_one_step_loses_nothing(step, sockets, setting
     played = await STEPS[step](sockets, monkeypatch)
     if played is not None:
         await yellow_leaves_and_red_claims(*played)
+
+
+async def test_a_departure_is_recorded_as_of_when_it_happened(sockets, settings, monkeypatch):
+    """The grace period runs from the moment the player left, not from when the database came back."""
+    settings.GAME_SWEEP_INTERVAL_SECONDS = 0.05
+    game_id, red, yellow, *_ = await seated_game(sockets)
+    back = fail(monkeypatch, "disconnect", times=5)  # the departure, then four sweeps
+    left = timezone.now()
+    await yellow.close()
+    await back.wait()
+    back_at = timezone.now()
+    await presence_when(red, seat_two_gone)
+    away_since = (await registry.get(game_id)).presence_state.away_since[2]
+    assert left <= away_since < back_at
 
 
 async def test_a_move_committed_unseen_reaches_the_mover_on_its_resend_and_the_others_at_the_heal(
