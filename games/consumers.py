@@ -22,6 +22,7 @@ from django.conf import settings
 from redis.exceptions import RedisError
 
 from games import presence, registry, shutdown, store, sweeper
+from games.identity import new_seat_token
 from games.match import AlreadyApplied
 from games.rules import IllegalMove
 
@@ -149,6 +150,7 @@ class GameConsumer(AsyncJsonWebsocketConsumer):
     """One browser tab, bot or spectator connected to one game."""
 
     live = None  # the game, once attached
+    join_token = None  # the seat token this socket's join offers, kept until seated
 
     # ----- Connection lifecycle ---------------------------------------------
 
@@ -313,11 +315,15 @@ class GameConsumer(AsyncJsonWebsocketConsumer):
         await self.send_json(welcome)
 
     async def on_join(self, content):
-        """Take the free seat of a waiting game. Once the seat is taken its token must reach the
-        player: if recording the connection fails, the sweeper records it later."""
+        """Take the free seat of a waiting game.
+
+        A join sent again after an ``unavailable`` error offers the same token, so a seat the first
+        attempt took after all is found, not refused. Once the seat is taken its token must reach
+        the player: if recording the connection fails, the sweeper records it later."""
         if self.seat is not None:
             raise ClientError("already_seated", f"You already hold seat {self.seat}.")
-        seat, token, event = await registry.join(self.game_id)
+        self.join_token = self.join_token or new_seat_token()
+        seat, token, event = await registry.join(self.game_id, self.join_token)
         self.seat = seat
         with contextlib.suppress(*store.DATABASE_ERRORS):
             await registry.set_role(self.live, self.channel_name, seat)

@@ -12,8 +12,8 @@ decided against; a loser catches up from the log and decides again.
 
 If the database fails (``store.DATABASE_ERRORS``), memory is left as it was and the
 error goes to the caller, which may try again: an append whose commit went through
-all the same is then found in the log (a resent move by its move ID), and the next
-heal reads it and tells this process's sockets.
+all the same is then found in the log (a resent move by its move ID, a retried join by
+its token), and the next heal reads it and tells this process's sockets.
 
 With several processes each registry is a cache. Every broadcast carries the
 committed event, so every process folds it in (a gap is filled from the log).
@@ -41,6 +41,7 @@ from games import journal, liveness, presence, store
 from games.identity import group_name, hash_token, new_game_id, new_seat_token, token_matches
 from games.match import (
     PLAYING,
+    AlreadyApplied,
     Event,
     Match,
     apply_event,
@@ -316,11 +317,25 @@ async def create_game(kind: str = "connect4") -> tuple[str, str]:
     return await journal.run(store.create_game, kind)
 
 
-async def join(game_id: str) -> tuple[int, str, dict]:
-    """Claim seat 2: the seat, its token (shown once) and the broadcast event."""
-    token = new_seat_token()
-    event = await _act(game_id, lambda live: decide_join(live.match), token_hash=hash_token(token))
-    return 2, token, event
+async def join(game_id: str, token: str | None = None) -> tuple[int, str, dict]:
+    """Claim seat 2: the seat, its token (shown once) and the joined event.
+
+    A join retried with the token of an attempt that met a database error finds the seat
+    that attempt took if its commit went through after all, instead of being refused."""
+    token = token or new_seat_token()
+    joined = None
+
+    def decide(live: LiveGame) -> Event:
+        nonlocal joined
+        if token_matches(token, live.token_hashes.get(2, "")):
+            joined = next(event for event in live.history if event["type"] == "joined")
+            raise AlreadyApplied(joined["seq"])
+        return decide_join(live.match)
+
+    try:
+        return 2, token, await _act(game_id, decide, token_hash=hash_token(token))
+    except AlreadyApplied:
+        return 2, token, joined
 
 
 async def move(game_id: str, seat: int | None, payload: dict) -> dict:

@@ -208,6 +208,29 @@ async def seating_the_joiner(sockets, monkeypatch):
     return game_id, red, yellow
 
 
+async def joining(sockets, monkeypatch):
+    """A join whose commit went through unseen: sent again, it finds its seat instead of being refused."""
+    game_id, token1 = await registry.create_game()
+    red = await sockets(game_id)
+    await red.hello(token=token1)
+    yellow, watcher = await sockets(game_id), await sockets(game_id)
+    await yellow.hello()
+    await watcher.hello()
+    fail(monkeypatch, "append_many", after_running=True)
+    await yellow.send(type="join")
+    await unavailable(yellow)
+    await yellow.send(type="join")
+    seated = await yellow.receive_type("seated")
+    assert (seated["seat"], seated["seq"]) == (2, 2)
+    for socket in (red, yellow, watcher):
+        await socket.receive_type("joined", timeout=5)
+    reopened = await sockets(game_id)
+    assert (await reopened.hello(token=seated["token"]))["seat"] == 2  # the token is the seat's
+    await reopened.close()
+    await play_moves([3, 3], red, yellow, watcher)
+    return game_id, red, yellow
+
+
 async def departing(sockets, monkeypatch):
     """Leaving while the database is down: memory forgets the socket at once, the sweeper records
     the departure once the database answers, and the opponent can claim."""
@@ -224,6 +247,7 @@ STEPS = {
     "counting when play starts": counting_when_play_starts,
     "greeting": greeting,
     "seating the joiner": seating_the_joiner,
+    "committing a join": joining,
     "departing": departing,
 }
 
