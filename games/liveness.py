@@ -32,6 +32,7 @@ log = logging.getLogger(__name__)
 # This process, as the database knows it; rows for its connections point here.
 SERVER_ID = uuid.uuid4().hex[:16]
 _registered = False
+_restore_owed = False  # a restore failed half-way (the database went away): the next beat asks again
 
 
 def alive_since() -> datetime:
@@ -53,15 +54,21 @@ def _on_own_thread(function: Callable) -> Callable:
 
 async def beat() -> bool:
     """The sweeper's heartbeat. False if other processes gave this one up for dead (its row and
-    connections are gone and must be put back); True otherwise, or before it has registered."""
+    connections are gone and must be put back), or if putting them back failed; True otherwise,
+    or before it has registered."""
+    if _restore_owed:
+        return False
     return not _registered or await _on_own_thread(store.heartbeat)(SERVER_ID)
 
 
 async def restore(connections: list[tuple[str, str, int | None]]) -> None:
     """Write this process's row again, with ``connections`` (channel name, game ID, seat) as its own."""
+    global _restore_owed
     log.warning("this server was taken for dead while alive; restoring its connections")
+    _restore_owed = True  # until both writes are done: the row alone would make the next beat succeed
     await register(again=True)
     await journal.run(store.restore_connections, SERVER_ID, connections)
+    _restore_owed = False
 
 
 async def reap() -> dict[str, store.Presence]:
@@ -71,5 +78,5 @@ async def reap() -> dict[str, store.Presence]:
 
 def reset() -> None:
     """Forget that this process registered (each test starts with an empty database)."""
-    global _registered
-    _registered = False
+    global _registered, _restore_owed
+    _registered = _restore_owed = False

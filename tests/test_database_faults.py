@@ -15,8 +15,9 @@ from channels.db import database_sync_to_async
 from django.db import OperationalError, connection
 from django.utils import timezone
 
-from games import journal, registry, store
+from games import journal, liveness, registry, store
 from games.match import replay_with_history
+from games.models import Connection, Server
 from tests.test_consumers import play_moves, seated_game
 from tests.test_resilience import presence_when, seat_two_gone
 
@@ -314,3 +315,19 @@ async def test_a_connection_the_database_server_drops_costs_one_unavailable(sock
     for socket in (red, yellow, watcher):
         assert (await socket.receive_type("move"))["move_id"] == "red-1"
     await memory_matches_the_log(game_id)
+
+
+async def test_putting_connections_back_is_finished_at_the_next_beat_if_the_database_interrupts_it(
+    sockets, settings, monkeypatch
+):
+    """Taken for dead while alive, this process writes its row and then its connections again; if
+    the second write fails, the next heartbeat must not take the row alone for a recovery."""
+    settings.GAME_SWEEP_INTERVAL_SECONDS = 0.05
+    game_id, red, yellow, watcher, *_ = await seated_game(sockets)
+    assert await red.nothing_more()
+    back = fail(monkeypatch, "restore_connections")
+    await Server.objects.filter(pk=liveness.SERVER_ID).adelete()  # reaped by others: its connections go too
+    await back.wait()
+    presence = await red.receive_type("presence", timeout=5)  # counted again once they are back
+    assert presence["players"] == {"1": True, "2": True} and presence["spectators"] == 1
+    assert await Connection.objects.filter(game_id=game_id).acount() == 3
