@@ -5,7 +5,7 @@ from django.contrib import admin, messages
 from django.db.models import Count, Q
 from django.utils.html import format_html, format_html_join
 
-from games import registry, store
+from games import liveness, registry, store
 from games.models import Game, GameEvent, Server
 from games.rules import IllegalMove
 
@@ -30,7 +30,7 @@ class GameEventInline(admin.TabularInline):
 
 def _live_connections():
     """Connections held by server processes that are still beating, whichever process holds them."""
-    return Q(connections__server__seen_at__gte=registry.alive_since())
+    return Q(connections__server__seen_at__gte=liveness.alive_since())
 
 
 class LiveFilter(admin.SimpleListFilter):
@@ -85,7 +85,7 @@ class GameAdmin(admin.ModelAdmin):
 
     @admin.display(description="Connected now")
     def connected(self, game):
-        rows = game.connections.filter(server__seen_at__gte=registry.alive_since()).select_related("server")
+        rows = game.connections.filter(server__seen_at__gte=liveness.alive_since()).select_related("server")
         if not rows:
             return "Nobody"
         return format_html_join(
@@ -161,7 +161,7 @@ class ServerAdmin(admin.ModelAdmin):
 
     @admin.display(boolean=True, description="Alive")
     def alive(self, server):
-        return server.seen_at >= registry.alive_since()
+        return server.seen_at >= liveness.alive_since()
 
     @admin.display(description="Connections", ordering="connection_count")
     def connection_count(self, server):

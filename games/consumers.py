@@ -21,21 +21,31 @@ from channels.layers import get_channel_layer
 from django.conf import settings
 from redis.exceptions import RedisError
 
-from games import registry, shutdown, sweeper
+from games import presence, registry, shutdown, store, sweeper
+from games.identity import new_seat_token
 from games.match import AlreadyApplied
 from games.rules import IllegalMove
 
 log = logging.getLogger(__name__)
 
 # Close codes (4000-4999 are free for applications; see docs/protocol.md).
+CLOSE_ABNORMAL = 1006  # ended without a close frame (the server cancelled the consumer, say)
+CLOSE_INTERNAL_ERROR = 1011  # an unexpected error: the server closes the socket with this
 CLOSE_SERVICE_RESTART = 1012  # the channel layer failed under us: come back in a moment
 CLOSE_UNKNOWN_GAME = 4404
 CLOSE_IDLE = 4408
 CLOSE_RATE_LIMITED = 4429
+CLOSE_UNAVAILABLE = 4503  # the game could not be loaded: the database failed; come back in a moment
+# The reason sent with the close of a socket whose consumer failed.
+FAILURE_REASONS = {CLOSE_SERVICE_RESTART: "service restart", CLOSE_INTERNAL_ERROR: "internal error"}
 # Refused messages in a row, over the rate limit, before the socket is closed.
 RATE_LIMIT_STRIKES = 50
 # What a channel layer raises when its backend goes away (Redis restarting, say).
 LAYER_ERRORS = (OSError, RedisError)
+
+
+def _game_id(scope) -> str | None:
+    return scope["url_route"]["kwargs"].get("game_id")
 
 
 class ClientError(IllegalMove):
@@ -143,19 +153,28 @@ class GameConsumer(AsyncJsonWebsocketConsumer):
 
     live = None  # the game, once attached
     accepted = False  # the handshake is done
+    join_token = None  # the seat token this socket's join offers, kept until seated
 
     # ----- Connection lifecycle ---------------------------------------------
 
     async def __call__(self, scope, receive, send):
-        """Run the socket; if the channel layer fails under it, tidy up and ask the client to come back.
+        """Run the socket until it ends; however it ends, it leaves its game first.
 
         Channels' ``AsyncConsumer.__call__``, with :func:`dispatch_in_turn` for its wait. This
         consumer always has a channel layer (it could not keep a game's sockets in step without
         one) and is asynchronous, so neither of Channels' other cases applies.
+
+        ``disconnect`` runs in ``finally``, as Starlette's ``WebSocketEndpoint`` runs its
+        ``on_disconnect``, so no exit path leaves the registry counting a socket that is gone or
+        its presence row in place. A socket the client closed has run it already (the second run
+        finds nothing to do). If the channel layer failed, the client is then asked to come back
+        (1012); any other exception closes the socket with 1011 and is raised on to the server,
+        which logs it.
         """
         self.scope = scope
         self.base_send = send
         self.channel_layer = get_channel_layer(self.channel_layer_alias)
+        code = CLOSE_ABNORMAL
         try:
             self.channel_name = await self.channel_layer.new_channel()
             from_layer = functools.partial(self.channel_layer.receive, self.channel_name)
@@ -163,13 +182,19 @@ class GameConsumer(AsyncJsonWebsocketConsumer):
         except StopConsumer:
             pass  # the socket closed; Channels ends a consumer this way
         except LAYER_ERRORS as error:
-            game_id = scope["url_route"]["kwargs"].get("game_id")
-            log.warning("channel layer failed under a socket of game %s: %s", game_id, error)
-            await self.disconnect(CLOSE_SERVICE_RESTART)
-            with contextlib.suppress(Exception):  # the client may be gone already
-                if not self.accepted:  # a refused handshake would look like a bad origin (403)
-                    await send({"type": "websocket.accept"})
-                await send({"type": "websocket.close", "code": CLOSE_SERVICE_RESTART, "reason": "service restart"})
+            code = CLOSE_SERVICE_RESTART
+            log.warning("channel layer failed under a socket of game %s: %s", _game_id(scope), error)
+        except Exception as error:
+            code = CLOSE_INTERNAL_ERROR
+            log.warning("a socket of game %s ended by an unexpected error (left its game): %r", _game_id(scope), error)
+            raise
+        finally:
+            await self.disconnect(code)
+            if code in FAILURE_REASONS:  # the client hears why, and that it may come back
+                with contextlib.suppress(Exception):  # it may be gone already
+                    if not self.accepted:  # a refused handshake would look like a bad origin (403)
+                        await send({"type": "websocket.accept"})
+                    await send({"type": "websocket.close", "code": code, "reason": FAILURE_REASONS[code]})
 
     async def send(self, text_data=None, bytes_data=None, close=False):
         """Channels' send, minus the error daphne raises for a socket its client closed a moment ago
@@ -199,7 +224,14 @@ class GameConsumer(AsyncJsonWebsocketConsumer):
         self.bucket = TokenBucket(settings.GAME_RATE_PER_SECOND, settings.GAME_RATE_BURST)
         self.max_bytes = settings.GAME_MAX_MESSAGE_BYTES  # read once: Django's settings object is slow to ask per frame
         self.strikes = 0
-        self.live = await registry.attach(self.game_id, self.channel_name)
+        try:
+            self.live = await registry.attach(self.game_id, self.channel_name)
+        except store.DATABASE_ERRORS as error:  # not counted anywhere: nothing to tidy up
+            log.warning("a socket of game %s was turned away, the game could not be loaded: %s", self.game_id, error)
+            await self.accept()
+            self.accepted = True
+            await self.close(code=CLOSE_UNAVAILABLE, reason="database unavailable")
+            return
         await self.accept()
         self.accepted = True
         if self.live is None:
@@ -210,12 +242,20 @@ class GameConsumer(AsyncJsonWebsocketConsumer):
         sweeper.ensure_running()
 
     async def disconnect(self, code):
+        """Leave the game: out of its group, no longer counted, its departure recorded.
+
+        Runs on every exit path (see ``__call__``), so it may run twice. The game is let go of
+        before anything is awaited: a second run finds nothing to do, and the registry detaches
+        the socket once, even if this run is cancelled half-way."""
         shutdown.open_sockets.discard(self)
-        if self.live is not None:
+        live, self.live = self.live, None
+        if live is None:
+            return
+        try:
             with contextlib.suppress(*LAYER_ERRORS):  # a layer that is down has forgotten the group anyway
                 await self.channel_layer.group_discard(self.group, self.channel_name)
-            await registry.detach(self.live, self.channel_name)
-            self.live = None  # detached once, however the socket ended
+        finally:
+            await registry.detach(live, self.channel_name)
 
     async def websocket_disconnect(self, message):
         """Tidy up and stop, without Channels' closing of stale database connections on the way out:
@@ -266,6 +306,10 @@ class GameConsumer(AsyncJsonWebsocketConsumer):
             await handler(self, content)
         except IllegalMove as refusal:
             await self.send_error(refusal.code, refusal.message)
+        except store.DATABASE_ERRORS as error:
+            # Memory is as it was; a commit that went through all the same is found on a resend.
+            log.warning("a message to game %s met a database error: %s", self.game_id, error)
+            await self.send_error("unavailable", "The server could not reach its database; try again in a moment.")
 
     async def on_hello(self, content):
         """Say who you are (a seat token, or none to watch) and what you already have."""
@@ -278,20 +322,37 @@ class GameConsumer(AsyncJsonWebsocketConsumer):
         await self.send_json(welcome)
 
     async def on_join(self, content):
-        """Take the free seat of a waiting game."""
+        """Take the free seat of a waiting game.
+
+        A join sent again after an ``unavailable`` error offers the same token, so a seat the first
+        attempt took after all is found, not refused. Once the seat is taken its token must reach
+        the player: if recording the connection fails, the sweeper records it later."""
         if self.seat is not None:
             raise ClientError("already_seated", f"You already hold seat {self.seat}.")
-        seat, token, event = await registry.join(self.game_id)
+        self.join_token = self.join_token or new_seat_token()
+        seat, token, event = await registry.join(self.game_id, self.join_token)
         self.seat = seat
-        await registry.set_role(self.live, self.channel_name, seat)
+        with contextlib.suppress(*store.DATABASE_ERRORS):
+            await registry.set_role(self.live, self.channel_name, seat)
         await self.send_json({"type": "seated", "seq": event["seq"], "seat": seat, "token": token})
 
     async def on_move(self, content):
-        """Drop a disc; acknowledged to the mover, then broadcast to everyone as an event."""
+        """Drop a disc; acknowledged to the mover, then broadcast to everyone as an event.
+
+        The mover's ``ack`` always comes before its own ``move`` event. The registry commits,
+        then broadcasts; the broadcast reaches this socket as a channel-layer message, and a
+        socket's dispatches take turns (:func:`dispatch_in_turn`), so ``game_event`` runs for it
+        only once this handler has returned, after sending the ack. Anything awaited here after
+        the move must therefore not forward events before the ack is sent.
+
+        A move the log already has gets a duplicate ack, then whatever events this client lacks:
+        its own move among them if the first attempt's answer was lost to a database error.
+        """
         try:
             event = await registry.move(self.game_id, self.seat, content)
         except AlreadyApplied as applied:
             await self.send_ack(content, applied.seq, duplicate=True)
+            await self.forward_events()
         else:
             await self.send_ack(content, event["seq"], duplicate=False)
 
@@ -333,7 +394,7 @@ class GameConsumer(AsyncJsonWebsocketConsumer):
 
     async def game_presence(self, message):
         """Who is here, counted by any process: forwarded unless this client already has a newer count."""
-        registry.observe_presence(self.live, message)
+        presence.observe(self.live, message)
         await self.forward_presence()
 
     async def game_nudge(self, message):

@@ -1,4 +1,4 @@
-"""Game IDs people can read aloud, and seat tokens that prove who holds a seat."""
+"""Game IDs people can read aloud, the channel-layer group each names, and seat tokens that prove who holds a seat."""
 
 import hashlib
 import hmac
@@ -24,6 +24,11 @@ def normalize_game_id(text: str) -> str:
 
 def is_game_id(text: str) -> bool:
     return bool(_GAME_ID_RE.fullmatch(text))
+
+
+def group_name(game_id: str) -> str:
+    """The channel-layer group every connection of a game joins, in every process."""
+    return f"game-{game_id}"
 
 
 def new_seat_token() -> str:

@@ -10,9 +10,17 @@ Actions on one game are serialised by its lock. The database stays the arbiter
 between processes: an append only succeeds from the sequence number it was
 decided against; a loser catches up from the log and decides again.
 
+If the database fails (``store.DATABASE_ERRORS``), memory is left as it was and the
+error goes to the caller, which may try again: an append whose commit went through
+all the same is then found in the log (a resent move by its move ID, a retried join by
+its token), and the next heal reads it and tells this process's sockets.
+
 With several processes each registry is a cache. Every broadcast carries the
-committed event, so every process folds it in (a gap is filled from the log);
-presence is counted in the database from rows of every live process.
+committed event, so every process folds it in (a gap is filled from the log).
+
+Who is connected is counted and published by games/presence.py; this process's
+identity and heartbeat are games/liveness.py. The registry calls both, and neither
+calls it: the games they work on are passed to them.
 """
 
 from __future__ import annotations
@@ -20,23 +28,20 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
-import os
-import socket
 import time
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
-from channels.db import DatabaseSyncToAsync
 from channels.layers import get_channel_layer
 from django.conf import settings
 from django.utils import timezone
 
-from games import journal, store
-from games.identity import hash_token, new_game_id, new_seat_token, token_matches
+from games import journal, liveness, presence, store
+from games.identity import group_name, hash_token, new_game_id, new_seat_token, token_matches
 from games.match import (
     PLAYING,
+    AlreadyApplied,
     Event,
     Match,
     apply_event,
@@ -68,11 +73,6 @@ class UnknownGame(Exception):
     """No game has this ID."""
 
 
-def group_name(game_id: str) -> str:
-    """The channel-layer group every connection of a game joins."""
-    return f"game-{game_id}"
-
-
 def _seconds_left(since: datetime | None, after: float, now: datetime) -> float | None:
     if since is None:
         return None
@@ -92,6 +92,7 @@ class LiveGame:
     connections: dict[str, int | None] = field(default_factory=dict)  # greeted here -> seat (None: spectator)
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     unsent: bool = False  # a broadcast from here failed: the next heal nudges this game's sockets
+    players_sent: tuple[bool, bool] | None = None  # seats present in the last presence broadcast from here
 
     @property
     def presence_version(self) -> int:
@@ -144,13 +145,8 @@ _games: dict[str, LiveGame] = {}
 _loading: dict[str, asyncio.Task] = {}
 
 
-def alive_since() -> datetime:
-    """Connections on a process that has not beaten since then no longer count."""
-    return timezone.now() - timedelta(seconds=settings.GAME_SERVER_TIMEOUT_SECONDS)
-
-
 async def _load(game_id: str) -> LiveGame | None:
-    stored = await journal.run(store.load_game, game_id, alive_since())
+    stored = await journal.run(store.load_game, game_id, liveness.alive_since())
     if stored is None:
         return None
     match, history = replay_with_history(stored.kind, stored.events)
@@ -188,7 +184,6 @@ def _release(live: LiveGame) -> None:
     """Forget a game nobody is connected to; the database still has all of it."""
     if not live.sockets and not live.lock.locked() and _games.get(live.id) is live:
         del _games[live.id]
-        _players_sent.pop(live.id, None)
 
 
 def _release_soon(live: LiveGame) -> None:
@@ -231,7 +226,10 @@ async def observe(live: LiveGame, message: dict) -> None:
             live.match = apply_event(live.match, event)
             live.history.append(message["event"])
         else:  # a message was lost or overtaken, or a token hash arrived: the database has it all
-            await _catch_up(live)
+            try:
+                await _catch_up(live)
+            except store.DATABASE_ERRORS as error:  # the next heal reads it, once the database is back
+                log.warning("catching game %s up failed: %s", live.id, error)
 
 
 async def _broadcast(game_id: str, message: dict) -> None:
@@ -260,7 +258,7 @@ async def heal() -> None:
             await refresh(live)
             live.unsent = True
         if version > live.presence_version:
-            await _fresh_presence(live.id)
+            await presence.refresh(live)
             live.unsent = True
         if live.unsent:
             try:
@@ -292,6 +290,9 @@ async def _act(
                 except store.StaleGame:
                     await _catch_up(live)
                     continue
+                except store.DATABASE_ERRORS:
+                    live.unsent = True  # committed after all? Then the next heal tells the sockets here.
+                    raise
                 before, live.match = live.match, after
                 if event.kind == "joined":
                     live.token_hashes[2] = token_hash
@@ -301,7 +302,7 @@ async def _act(
                 await _broadcast(live.id, {"type": "game.event", "event": message, "raw": raw})
                 if after.status == PLAYING and before.status != PLAYING:
                     # Play starts: a seat nobody is connected to is away from now.
-                    await _recount(live.id)
+                    await presence.recount(live)
                 return message
             raise IllegalMove("busy", "The game is busy; try again.")
     finally:
@@ -316,11 +317,25 @@ async def create_game(kind: str = "connect4") -> tuple[str, str]:
     return await journal.run(store.create_game, kind)
 
 
-async def join(game_id: str) -> tuple[int, str, dict]:
-    """Claim seat 2: the seat, its token (shown once) and the broadcast event."""
-    token = new_seat_token()
-    event = await _act(game_id, lambda live: decide_join(live.match), token_hash=hash_token(token))
-    return 2, token, event
+async def join(game_id: str, token: str | None = None) -> tuple[int, str, dict]:
+    """Claim seat 2: the seat, its token (shown once) and the joined event.
+
+    A join retried with the token of an attempt that met a database error finds the seat
+    that attempt took if its commit went through after all, instead of being refused."""
+    token = token or new_seat_token()
+    joined = None
+
+    def decide(live: LiveGame) -> Event:
+        nonlocal joined
+        if token_matches(token, live.token_hashes.get(2, "")):
+            joined = next(event for event in live.history if event["type"] == "joined")
+            raise AlreadyApplied(joined["seq"])
+        return decide_join(live.match)
+
+    try:
+        return 2, token, await _act(game_id, decide, token_hash=hash_token(token))
+    except AlreadyApplied:
+        return 2, token, joined
 
 
 async def move(game_id: str, seat: int | None, payload: dict) -> dict:
@@ -360,9 +375,7 @@ async def _fresh_presence(game_id: str) -> None:
     """Claims are decided on presence as the database has it now (a game not in memory loads fresh anyway)."""
     live = _games.get(game_id)
     if live is not None:
-        presence = await journal.run(store.read_presence, game_id, alive_since())
-        if presence is not None and presence.version >= live.presence_version:
-            live.presence_state = presence
+        await presence.refresh(live)
 
 
 async def claim_win(game_id: str, seat: int | None) -> dict:
@@ -406,25 +419,6 @@ async def rematch(game_id: str, seat: int | None) -> dict:
 
 # ----- Connections ------------------------------------------------------------
 
-# After a presence broadcast, changes within this window go out together at its end: a
-# crowd arriving at once would otherwise cost every member a message for every arrival.
-PRESENCE_BATCH_SECONDS = 0.5
-_presence_queue: dict[str, store.Presence] = {}  # game ID -> newest count not yet broadcast
-_presence_senders: dict[str, asyncio.Task] = {}
-_players_sent: dict[str, tuple[bool, bool]] = {}  # game ID -> seats present in the last broadcast
-
-# This process, as the database knows it; rows for its connections point here.
-SERVER_ID = uuid.uuid4().hex[:16]
-_registered = False
-
-
-async def _register(again: bool = False) -> None:
-    """Make sure the database knows this process (``again``: it was reaped, so write the row anew)."""
-    global _registered
-    if again or not _registered:
-        await journal.run(store.register_server, SERVER_ID, socket.gethostname(), os.getpid())
-        _registered = True
-
 
 async def attach(game_id: str, channel_name: str) -> LiveGame | None:
     """Count a new socket; it shows in presence once it says hello. None for an unknown game."""
@@ -452,7 +446,7 @@ async def identify(live: LiveGame, channel_name: str, token: str | None) -> int 
         seat = live.seat_for(token)
         if seat is None:
             raise IllegalMove("bad_token", "That seat token is not valid for this game.")
-    if live.connections.get(channel_name, "new") == seat:
+    if live.connections.get(channel_name, "new") == seat and presence.recorded(channel_name):
         await refresh(live)  # a repeated hello: nothing to record
     else:
         await set_role(live, channel_name, seat)  # records it and catches up in the same visit
@@ -461,141 +455,53 @@ async def identify(live: LiveGame, channel_name: str, token: str | None) -> int 
 
 async def set_role(live: LiveGame, channel_name: str, seat: int | None) -> None:
     """Record what a greeted connection is (a seat, or None to watch), catch the cache up with the
-    log while there, and tell everyone."""
+    log while there, and tell everyone. If the database fails, memory counts the connection all
+    the same, the sweeper records it later, and the error is raised."""
     live.connections[channel_name] = seat
-    await _register()
     try:
         async with live.lock:
-            arrival = await journal.run(
-                store.connect, channel_name, live.id, SERVER_ID, seat, alive_since(), live.match.seq
-            )
+            arrival = await presence.arrive(live, channel_name, seat)
             _fold(live, arrival.events, arrival.token_hashes)
     except store.ServerGone:
-        await _restore()  # puts this connection back along with all the others
+        await restore()  # puts this connection back along with all the others
         await refresh(live)
         return
-    await _publish_presence(live.id, arrival.presence)
+    await presence.publish(live.id, arrival.presence, live)
 
 
 async def detach(live: LiveGame, channel_name: str) -> None:
+    """Forget a socket, in memory at once, then record its departure if it had said hello.
+    Detaching twice does nothing the second time."""
     live.sockets.pop(channel_name, None)
-    if channel_name in live.connections:
-        del live.connections[channel_name]
-        presence = await journal.run(store.disconnect, channel_name, live.id, alive_since())
-        await _publish_presence(live.id, presence)
+    greeted = channel_name in live.connections
+    live.connections.pop(channel_name, None)
     _release(live)
+    if greeted:
+        await presence.depart(live, channel_name)
 
 
-def _presence_message(presence: store.Presence) -> dict:
-    """Presence as a channel-layer message: primitives only, so it crosses Redis intact."""
-    return {
-        "type": "game.presence",
-        "version": presence.version,
-        "players": [presence.players[1], presence.players[2]],
-        "spectators": presence.spectators,
-        "away_since": [presence.away_since[seat] and presence.away_since[seat].timestamp() for seat in (1, 2)],
-    }
+# ----- This process among the others (see games/liveness.py) --------------------
 
 
-def _from_message(message: dict) -> store.Presence:
-    def when(stamp: float | None) -> datetime | None:
-        return None if stamp is None else datetime.fromtimestamp(stamp, tz=UTC)
-
-    return store.Presence(
-        version=message["version"],
-        players={1: message["players"][0], 2: message["players"][1]},
-        spectators=message["spectators"],
-        away_since={1: when(message["away_since"][0]), 2: when(message["away_since"][1])},
+async def restore() -> None:
+    """Other processes took this one for dead while it was alive: put its connections back and count again."""
+    await liveness.restore(
+        [(channel, live.id, seat) for live in live_games() for channel, seat in live.connections.items()]
     )
-
-
-async def _recount(game_id: str) -> None:
-    """Count again after a change that is not a connection (play starting, rows restored) and tell everyone."""
-    await _publish_presence(game_id, await journal.run(store.recount, game_id, alive_since()))
-
-
-async def _publish_presence(game_id: str, presence: store.Presence | None) -> None:
-    """Broadcast a count. A player arriving or leaving goes out at once; changes in the number of
-    spectators go out at once if the game was quiet, else together once per window."""
-    if presence is None:
-        return
-    live = _games.get(game_id)
-    if live is not None and presence.version > live.presence_version:
-        live.presence_state = presence
-    players = (presence.players[1], presence.players[2])
-    if _players_sent.get(game_id) != players:  # a player came or went: everyone hears of it at once
-        _players_sent[game_id] = players
-        _presence_queue.pop(game_id, None)  # this count supersedes anything waiting
-        await _broadcast(game_id, _presence_message(presence))
-        if game_id not in _games:
-            _players_sent.pop(game_id, None)
-        return
-    queued = _presence_queue.get(game_id)
-    if queued is None or presence.version > queued.version:
-        _presence_queue[game_id] = presence
-    if game_id not in _presence_senders:
-        _presence_senders[game_id] = asyncio.ensure_future(_send_presence(game_id))
-
-
-async def presence_sent() -> None:
-    """Wait until every queued presence broadcast has gone out."""
-    while _presence_senders:
-        await asyncio.gather(*_presence_senders.values(), return_exceptions=True)
-
-
-async def _send_presence(game_id: str) -> None:
-    """Send the newest count at once, then at most once a window while changes keep coming."""
-    try:
-        while game_id in _presence_queue:
-            await _broadcast(game_id, _presence_message(_presence_queue.pop(game_id)))
-            await asyncio.sleep(PRESENCE_BATCH_SECONDS)
-    finally:
-        _presence_senders.pop(game_id, None)
-
-
-def observe_presence(live: LiveGame, message: dict) -> None:
-    """Take presence counted by any process, unless this cache already has a newer count."""
-    if message["version"] > live.presence_version:
-        live.presence_state = _from_message(message)
-
-
-# Heartbeats and reaping run on their own thread (and database connection), so a
-# queue of socket work on the shared database thread can never make this process
-# look dead to the others.
-def _on_own_thread(function: Callable) -> Callable:
-    return DatabaseSyncToAsync(function, thread_sensitive=False)
-
-
-async def beat() -> None:
-    """The sweeper's heartbeat. If other processes gave us up for dead, put our connections back."""
-    if _registered and not await _on_own_thread(store.heartbeat)(SERVER_ID):
-        await _restore()
-
-
-async def _restore() -> None:
-    log.warning("this server was taken for dead while alive; restoring its connections")
-    await _register(again=True)
-    rows = [(channel, live.id, seat) for live in live_games() for channel, seat in live.connections.items()]
-    await journal.run(store.restore_connections, SERVER_ID, rows)
     for live in live_games():
-        await _recount(live.id)
+        await presence.recount(live)
 
 
 async def reap_dead_servers() -> None:
     """Connections on processes that stopped beating stop counting; their seats are away from their last beat."""
-    for game_id, presence in (await _on_own_thread(store.reap_dead_servers)(alive_since())).items():
-        await _publish_presence(game_id, presence)
+    for game_id, count in (await liveness.reap()).items():
+        await presence.publish(game_id, count, _games.get(game_id))
 
 
 def reset() -> None:
     """Forget every live game (tests start from an empty meeting point)."""
-    global _registered
-    for sender in _presence_senders.values():
-        sender.cancel()
-    _presence_senders.clear()
-    _presence_queue.clear()
-    _players_sent.clear()
     _games.clear()
     _loading.clear()
-    _registered = False
+    presence.reset()
+    liveness.reset()
     journal.reset()

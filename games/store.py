@@ -14,12 +14,21 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from django.db import DatabaseError, IntegrityError, connection, transaction
+from django.db import DatabaseError, Error, IntegrityError, connection, transaction
 from django.utils import timezone
 
 from games.identity import hash_token, new_game_id, new_seat_token
 from games.match import PLAYING, WAITING, Event, Match, new_match, replay_with_history
 from games.models import Connection, Game, GameEvent, Server
+
+# What the database raises when it could not do what was asked: Django's ``Error`` and all
+# its subclasses (OperationalError for a lost connection, a restart or a timeout,
+# InterfaceError for a connection already closed, and the rest). Django raises these in
+# place of the driver's own exceptions (psycopg's, sqlite3's, its pool's timeout). Memory is
+# changed only after a commit has succeeded, so the socket path answers any of them with
+# "unavailable" and carries on. StaleGame and ServerGone are not among them: they are
+# answers, not failures.
+DATABASE_ERRORS = (Error,)
 
 
 class StaleGame(Exception):
@@ -461,9 +470,10 @@ def read_presence(game_id: str, alive_since: datetime) -> Presence | None:
     return _presence(*_script([_game_row(game_id), _alive_seats(game_id, alive_since)], writes=False))
 
 
-def recount(game_id: str, alive_since: datetime) -> Presence | None:
-    """Presence after a change that is not a connection (play starting, say)."""
-    return _change_presence(game_id, alive_since)
+def recount(game_id: str, alive_since: datetime, left_at: datetime | None = None) -> Presence | None:
+    """Presence after a change that is not a connection (play starting, say); a seat that is not
+    connected is away from ``left_at`` (default now) unless it already was."""
+    return _change_presence(game_id, alive_since, left_at=left_at)
 
 
 @dataclass
@@ -497,9 +507,12 @@ def connect(
     return Arrival(_presence(game, seats), *_with_token_hashes(_events(events), game))
 
 
-def disconnect(channel_name: str, game_id: str, alive_since: datetime) -> Presence | None:
+def disconnect(
+    channel_name: str, game_id: str, alive_since: datetime, left_at: datetime | None = None
+) -> Presence | None:
+    """Forget a connection and count again; a seat it leaves empty is away from ``left_at`` (default now)."""
     forget = (f"DELETE FROM {_CONNECTION} WHERE channel_name = %s", [channel_name])
-    return _change_presence(game_id, alive_since, before=(forget,))
+    return _change_presence(game_id, alive_since, before=(forget,), left_at=left_at)
 
 
 def register_server(server_id: str, host: str, pid: int) -> None:

@@ -1,11 +1,14 @@
-"""The per-process timer: heartbeat, missed broadcasts, dead processes, idle sockets, abandoned games.
+"""The per-process timer: heartbeat, unrecorded presence, missed broadcasts, dead processes, idle
+sockets, abandoned games.
 
 One asyncio task per server process, started with the first connection. Its
 heartbeat keeps this process's connections counted; a process that stops beating
 (killed, say) is reaped by any other, and its players count as away from its last
 beat. The deadlines it acts on are stored in the database, so they survive a
 restart, and its actions go through the registry like any other, so the database
-still decides if two processes act on the same game at once.
+still decides if two processes act on the same game at once. What the database
+failed to record while it was down (a socket that left, say) is recorded at the
+first sweep after it is back.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from channels.layers import get_channel_layer
 from django.conf import settings
 from django.utils import timezone
 
-from games import registry, store
+from games import liveness, presence, registry, store
 from games.rules import IllegalMove
 
 log = logging.getLogger(__name__)
@@ -46,11 +49,15 @@ async def _run() -> None:
     while True:
         await asyncio.sleep(settings.GAME_SWEEP_INTERVAL_SECONDS)
         try:
-            await registry.beat()
+            if not await liveness.beat():
+                await registry.restore()
+            await presence.record_pending()
             await registry.heal()
             await registry.reap_dead_servers()
             await close_idle_sockets()
             await forfeit_abandoned_games()
+        except store.DATABASE_ERRORS as error:  # down for now: the next sweep tries again
+            log.warning("sweep stopped, the database failed: %s", error)
         except Exception:  # one bad sweep must not stop the next
             log.exception("sweep failed")
 

@@ -11,6 +11,7 @@ from channels.layers import get_channel_layer
 from games import registry
 from games.consumers import CLOSE_SERVICE_RESTART, GameConsumer, dispatch_in_turn
 from games.models import Game, GameEvent
+from tests.conftest import Socket
 from tests.test_rules import DRAW_SEQUENCE
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -80,6 +81,25 @@ async def test_two_players_and_a_spectator_play_to_a_draw(sockets):
     assert (game.status, game.result, game.winner, game.seq) == ("finished", "draw", None, 44)
 
 
+async def test_the_movers_ack_comes_before_its_own_move_event(sockets):
+    """The rule stated in GameConsumer.on_move: the handler of the move sends the ack, and the
+    broadcast reaches the mover's socket as a channel-layer message, which is dispatched only
+    after that handler has returned."""
+    game_id, red, yellow, watcher, *_ = await seated_game(sockets)
+    for i, column in enumerate([3, 4, 3, 4]):
+        mover, others = (red, (yellow, watcher)) if i % 2 == 0 else (yellow, (red, watcher))
+        await mover.send(type="move", column=column, move_id=f"order-{i}")
+        seen = []
+        while not seen or seen[-1]["type"] != "move":
+            message = await mover.receive()
+            if message["type"] != "presence":
+                seen.append(message)
+        assert [m["type"] for m in seen] == ["ack", "move"]
+        assert seen[0]["seq"] == seen[1]["seq"] and seen[1]["move_id"] == f"order-{i}"
+        for socket in others:
+            assert (await socket.receive_type("move"))["seq"] == seen[1]["seq"]
+
+
 async def test_a_late_spectator_gets_the_whole_history_then_live_moves(sockets):
     game_id, red, yellow, watcher, *_ = await seated_game(sockets)
     played = await play_moves([2, 4, 2], red, yellow, watcher)
@@ -130,8 +150,6 @@ async def test_players_see_each_others_presence_and_the_spectator_count(sockets)
 
 
 async def test_an_unknown_game_is_refused_with_close_code_4404():
-    from tests.conftest import Socket
-
     socket = await Socket("ZZZZZZZZ").open()
     closed = await socket.communicator.receive_output(timeout=2)
     assert closed == {"type": "websocket.close", "code": 4404, "reason": "unknown game"}
@@ -144,7 +162,7 @@ async def test_the_last_socket_to_leave_frees_the_live_game(sockets):
     for socket in (red, yellow, watcher):
         await socket.close()
     assert registry.connection_count(game_id) == 0
-    assert game_id not in registry._games
+    assert game_id not in [live.id for live in registry.live_games()]
 
 
 async def test_a_frame_for_a_socket_its_client_just_closed_is_dropped_quietly():
@@ -252,3 +270,34 @@ async def test_a_channel_layer_failing_under_a_socket_closes_it_for_a_reconnect(
     closed = await red.communicator.receive_output(timeout=2)
     assert closed == {"type": "websocket.close", "code": CLOSE_SERVICE_RESTART, "reason": "service restart"}
     assert registry.connection_count(game_id) == 0  # detached, as on any disconnect
+
+
+async def test_an_unexpected_error_ends_the_socket_and_it_still_leaves_its_game(sockets, settings, monkeypatch, caplog):
+    """Whatever ends a consumer, it detaches: the registry stops counting it and its departure is
+    recorded, so the opponent can claim the win."""
+    settings.GAME_CLAIM_AFTER_SECONDS = 0
+    game_id, token1 = await registry.create_game()
+    red = await sockets(game_id)
+    await red.hello(token=token1)
+    yellow = await Socket(game_id).open()  # not the fixture's, whose closing would raise the error again
+    await yellow.hello()
+    await yellow.send(type="join")
+    await yellow.receive_type("seated")
+    await red.receive_type("joined")
+
+    async def broken(game_id, seat):
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(registry, "resign", broken)
+    await yellow.send(type="resign")
+    while (closed := await yellow.communicator.receive_output(timeout=2))["type"] == "websocket.send":
+        pass  # frames sent before the error
+    assert closed == {"type": "websocket.close", "code": 1011, "reason": "internal error"}
+    with pytest.raises(RuntimeError, match="a bug"):  # then raised on to the server, which logs it
+        await yellow.communicator.receive_output(timeout=2)
+    assert registry.connection_count(game_id) == 1
+    assert "ended by an unexpected error" in caplog.text
+    while (await red.receive_type("presence"))["players"]["2"]:
+        pass
+    await red.send(type="claim_win")
+    assert (await red.receive_type("abandoned"))["winner"] == 1

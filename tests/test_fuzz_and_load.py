@@ -11,7 +11,7 @@ from django.utils import timezone
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from games import registry, store, sweeper
+from games import presence, registry, store, sweeper
 from games.match import replay_with_history
 from games.models import Connection
 from tests.conftest import Socket
@@ -201,7 +201,7 @@ async def test_connection_churn_leaks_no_registry_entries_groups_or_tasks():
     assert get_channel_layer().groups == {}
     assert get_channel_layer().channels == {}  # no inbox kept for a socket that has gone
     assert not await Connection.objects.filter(game_id__in=games).aexists()  # nobody counts as present
-    await registry.presence_sent()
+    await presence.sent()
     sweeper.stop()
     await asyncio.sleep(0)  # let the cancelled sweeper finish
     assert len(asyncio.all_tasks()) <= baseline

@@ -36,11 +36,11 @@ async def test_each_member_gets_its_own_copy():
 
 async def test_expired_messages_are_still_swept_and_their_channel_leaves_its_groups():
     layer = InMemoryLayer(expiry=0)
+    layer.SWEEP_SECONDS = 0  # a sweep at every call, instead of at most once a second
     gone = await layer.new_channel()
     await layer.group_add("game-a", gone)
     await layer.group_send("game-a", {"type": "game.event"})  # nobody reads it; it expires at once
     assert gone in layer.groups["game-a"]
-    layer._next_sweep = 0.0  # as if a sweep were due (they run at most once a second)
     await layer.group_send("game-a", {"type": "game.event"})
     assert gone not in layer.groups.get("game-a", {})
 
