@@ -50,7 +50,8 @@ function newMoveId() {
 //   event(event)                the next event, exactly once and in seq order, after a welcome
 //   ack(message)                the answer to our newest move
 //   presence(message)
-//   error(message)              the server refused something (after bad_token we say hello again, as a spectator)
+//   error(message)              the server refused something (after bad_token we say hello again, as a spectator;
+//                               'unavailable' is not handed on: we reconnect, and resend an unanswered move)
 //   lost(reason)                the connection is gone: 'unknown_game' (for good), or 'restarting',
 //                               'rate_limited', 'idle' or 'dropped' (the client reconnects by itself)
 export class GameClient {
@@ -235,6 +236,13 @@ export class GameClient {
   }
 
   #error(message) {
+    if (message.code === 'unavailable') {
+      // The server could not reach its database: come back shortly and say hello again; the
+      // welcome then sends an unanswered move again under its move_id, which lands once.
+      this.#drop();
+      this.#scheduleReconnect();
+      return;
+    }
     this.#unacked = null;
     const badToken = message.code === 'bad_token';
     // The seat we remembered is no longer valid: carry on as a spectator.
