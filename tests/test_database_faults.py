@@ -190,15 +190,21 @@ async def greeting(sockets, monkeypatch):
     return game_id, red, yellow
 
 
-async def seating_the_joiner(sockets, monkeypatch):
-    """The seat is taken, so its token reaches the joiner with no error; the sweeper records the
-    connection, and the creator sees the joiner arrive."""
+async def creator_and_two_watchers(sockets):
+    """A new game: its creator greeted in seat 1, and two spectators, the first of whom will join."""
     game_id, token1 = await registry.create_game()
     red = await sockets(game_id)
     await red.hello(token=token1)
     yellow, watcher = await sockets(game_id), await sockets(game_id)
     await yellow.hello()
     await watcher.hello()
+    return game_id, red, yellow, watcher
+
+
+async def seating_the_joiner(sockets, monkeypatch):
+    """The seat is taken, so its token reaches the joiner with no error; the sweeper records the
+    connection, and the creator sees the joiner arrive."""
+    game_id, red, yellow, watcher = await creator_and_two_watchers(sockets)
     fail(monkeypatch, "connect")
     await yellow.send(type="join")
     assert (await yellow.receive_type("seated"))["seat"] == 2
@@ -211,12 +217,7 @@ async def seating_the_joiner(sockets, monkeypatch):
 
 async def joining(sockets, monkeypatch):
     """A join whose commit went through unseen: sent again, it finds its seat instead of being refused."""
-    game_id, token1 = await registry.create_game()
-    red = await sockets(game_id)
-    await red.hello(token=token1)
-    yellow, watcher = await sockets(game_id), await sockets(game_id)
-    await yellow.hello()
-    await watcher.hello()
+    game_id, red, yellow, watcher = await creator_and_two_watchers(sockets)
     fail(monkeypatch, "append_many", after_running=True)
     await yellow.send(type="join")
     await unavailable(yellow)
