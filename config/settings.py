@@ -187,6 +187,12 @@ GAME_IDLE_TIMEOUT_SECONDS = env_seconds("GAME_IDLE_TIMEOUT_SECONDS", 120)
 GAME_SWEEP_INTERVAL_SECONDS = env_seconds("GAME_SWEEP_INTERVAL_SECONDS", 2)
 # A process silent this long is taken for dead: its connections stop counting as present.
 GAME_SERVER_TIMEOUT_SECONDS = env_seconds("GAME_SERVER_TIMEOUT_SECONDS", 15)
+# A game nobody joins within this long is aborted with the code "expired" (default one day)...
+GAME_EXPIRE_UNJOINED_AFTER_SECONDS = env_seconds("GAME_EXPIRE_UNJOINED_AFTER_SECONDS", 24 * 3600)
+# ...at most this many per sweep of each process, so one sweep stays short after a backlog.
+GAME_EXPIRE_BATCH = int(os.environ.get("GAME_EXPIRE_BATCH") or 100)
+# manage.py purge_games deletes aborted games that never started once they are this many days old.
+GAME_PURGE_AFTER_DAYS = env_seconds("GAME_PURGE_AFTER_DAYS", 30)
 # Per-connection limits: message size (bytes) and rate (messages per second, with a burst).
 GAME_MAX_MESSAGE_BYTES = int(os.environ.get("GAME_MAX_MESSAGE_BYTES") or 4096)
 GAME_RATE_PER_SECOND = env_seconds("GAME_RATE_PER_SECOND", 20)

@@ -14,6 +14,9 @@ from typing import Any
 from games.rules import RULES, IllegalMove, Rules
 
 WAITING, PLAYING, FINISHED, ABORTED = "waiting", "playing", "finished", "aborted"
+# Why a game was aborted, as the ``code`` of its ``aborted`` event; ``reason`` says it for people.
+PLAYER, OPERATOR, BOTH_LEFT, EXPIRED = "player", "operator", "both_left", "expired"
+ABORT_CODES = (PLAYER, OPERATOR, BOTH_LEFT, EXPIRED)
 MOVE_ID_MAX_LENGTH = 64
 
 
@@ -49,6 +52,7 @@ class Match:
     move_ids: dict[tuple[int, str], int] = field(default_factory=dict)  # (seat, move ID) -> seq
     rematch_offers: frozenset[int] = frozenset()
     rematch_id: str | None = None
+    abort_code: str | None = None  # why an aborted game was aborted, for machines (see ABORT_CODES)
 
     @property
     def rules(self) -> Rules:
@@ -139,17 +143,26 @@ def decide_resign(match: Match, seat: int | None) -> Event:
     return Event(seq=match.seq + 1, kind="resigned", seat=seat)
 
 
-def decide_abort(match: Match, reason: str, seat: int | None = None) -> Event:
+def decide_abort(match: Match, reason: str, code: str = OPERATOR, seat: int | None = None) -> Event:
     """An operator may abort any game; a player only one that has not really begun."""
     _require_live(match)
     if seat is not None and match.rules.moves_made(match.board) >= 2:
         raise IllegalMove("too_late", "Both players have moved; resign instead.")
-    return Event(seq=match.seq + 1, kind="aborted", seat=seat, data={"reason": reason})
+    return Event(seq=match.seq + 1, kind="aborted", seat=seat, data={"reason": reason, "code": code})
 
 
 def decide_player_abort(match: Match, seat: int | None) -> Event:
     seat = _require_player(seat)
-    return decide_abort(match, f"{match.name(seat)} aborted the game.", seat=seat)
+    return decide_abort(match, f"{match.name(seat)} aborted the game.", PLAYER, seat=seat)
+
+
+def decide_expire(match: Match) -> Event:
+    """Nobody joined in time: the server calls the game off. Refused once anyone has joined,
+    so a join that wins the race against the sweeper keeps the game."""
+    _require_live(match)
+    if match.status != WAITING:
+        raise IllegalMove("not_waiting", "Someone joined; the game no longer expires.")
+    return decide_abort(match, "Nobody joined in time.", EXPIRED)
 
 
 def decide_abandon(match: Match, absent: int) -> Event:
@@ -205,7 +218,7 @@ def apply_event(match: Match, event: Event) -> Match:
     if kind == "abandoned":
         return _finished(match, seq, "abandoned", other(seat))
     if kind == "aborted":
-        return replace(match, seq=seq, status=ABORTED, result="aborted")
+        return replace(match, seq=seq, status=ABORTED, result="aborted", abort_code=event.data.get("code"))
     if kind == "rematch_offered":
         return replace(match, seq=seq, rematch_offers=match.rematch_offers | {seat})
     if kind == "rematch":
@@ -245,5 +258,6 @@ def snapshot(match: Match) -> dict:
         **match.summary(),
         "rematch_offers": sorted(match.rematch_offers),
         "rematch_id": match.rematch_id,
+        "abort_code": match.abort_code,
         **match.rules.to_json(match.board),
     }

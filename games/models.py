@@ -54,6 +54,8 @@ class Game(models.Model):
         indexes = [
             models.Index(fields=["status", "seat1_away_since"], name="game_seat1_away"),
             models.Index(fields=["status", "seat2_away_since"], name="game_seat2_away"),
+            # The sweeper's search for games nobody joined in time, and the purge's for old aborted ones.
+            models.Index(fields=["status", "created_at"], name="game_status_created"),
         ]
 
     def __str__(self):

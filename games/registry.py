@@ -40,6 +40,7 @@ from django.utils import timezone
 from games import journal, liveness, presence, store
 from games.identity import group_name, hash_token, new_game_id, new_seat_token, token_matches
 from games.match import (
+    BOTH_LEFT,
     PLAYING,
     AlreadyApplied,
     Event,
@@ -47,6 +48,7 @@ from games.match import (
     apply_event,
     decide_abandon,
     decide_abort,
+    decide_expire,
     decide_join,
     decide_move,
     decide_player_abort,
@@ -351,6 +353,11 @@ async def abort(game_id: str, reason: str = "Aborted by an operator.") -> dict:
     return await _act(game_id, lambda live: decide_abort(live.match, reason))
 
 
+async def expire(game_id: str) -> dict:
+    """Abort a game nobody joined in time (the sweeper found it; the append decides who does it)."""
+    return await _act(game_id, lambda live: decide_expire(live.match))
+
+
 async def player_abort(game_id: str, seat: int | None) -> dict:
     return await _act(game_id, lambda live: decide_player_abort(live.match, seat))
 
@@ -398,7 +405,7 @@ async def forfeit_absent(game_id: str, absent: int) -> dict:
         if not gone(absent):
             raise IllegalMove("opponent_present", "The player came back.")
         if gone(other(absent)):
-            return decide_abort(live.match, "Both players left.")
+            return decide_abort(live.match, "Both players left.", BOTH_LEFT)
         return decide_abandon(live.match, absent)
 
     await _fresh_presence(game_id)

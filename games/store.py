@@ -374,6 +374,13 @@ def away_too_long(cutoff: datetime, limit: int = 100) -> list[tuple[str, int]]:
     return found
 
 
+def unjoined_before(cutoff: datetime, limit: int) -> list[str]:
+    """Up to ``limit`` games still waiting for a second player that were created before ``cutoff``,
+    oldest first (the index on status and created_at finds them)."""
+    rows = Game.objects.filter(status=WAITING, created_at__lt=cutoff).order_by("created_at")
+    return list(rows.values_list("id", flat=True)[:limit])
+
+
 def read_game(game_id: str) -> tuple[Game, Match, list[dict]] | None:
     """A game, its replayed state and its public history, without making it live."""
     game = Game.objects.filter(pk=game_id).first()

@@ -1,5 +1,5 @@
 """The per-process timer: heartbeat, unrecorded presence, missed broadcasts, dead processes, idle
-sockets, abandoned games.
+sockets, abandoned games, games nobody joined.
 
 One asyncio task per server process, started with the first connection. Its
 heartbeat keeps this process's connections counted; a process that stops beating
@@ -56,6 +56,7 @@ async def _run() -> None:
             await registry.reap_dead_servers()
             await close_idle_sockets()
             await forfeit_abandoned_games()
+            await expire_unjoined_games()
         except store.DATABASE_ERRORS as error:  # down for now: the next sweep tries again
             log.warning("sweep stopped, the database failed: %s", error)
         except Exception:  # one bad sweep must not stop the next
@@ -80,3 +81,13 @@ async def forfeit_abandoned_games() -> None:
         # Refused when already over, the player came back, or another process got there first.
         with contextlib.suppress(IllegalMove, registry.UnknownGame):
             await registry.forfeit_absent(game_id, seat)
+
+
+async def expire_unjoined_games() -> None:
+    """Abort games nobody joined in time, a bounded batch per sweep (the next sweep takes the rest).
+    Every process sweeps: the conditional append lets one abort each game, the others are refused."""
+    cutoff = timezone.now() - timedelta(seconds=settings.GAME_EXPIRE_UNJOINED_AFTER_SECONDS)
+    for game_id in await database_sync_to_async(store.unjoined_before)(cutoff, settings.GAME_EXPIRE_BATCH):
+        # Refused when someone joined meanwhile or another process expired it first.
+        with contextlib.suppress(IllegalMove, registry.UnknownGame):
+            await registry.expire(game_id)
