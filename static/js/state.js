@@ -27,7 +27,8 @@ export function createState({ seat = null, status = 'waiting' } = {}) {
     turn: null,
     winner: null,
     line: [],
-    reason: '', // why an aborted game was aborted
+    reason: '', // why an aborted game was aborted, for people
+    abortCode: '', // the same for machines: player, operator, both_left or expired ('' from older servers)
     abortedBy: null, // the seat that aborted it, or null for the server or an operator
     twoPlayers: false, // someone took seat 2 at some point (a rematch needs an opponent)
     board: emptyBoard(), // board[row][column], row 0 at the bottom
@@ -139,6 +140,7 @@ function learn(state, event) {
       break;
     case 'aborted':
       state.reason = event.reason || '';
+      state.abortCode = event.code || '';
       state.abortedBy = event.seat ?? null;
       break;
     case 'rematch_offered':
@@ -175,6 +177,7 @@ export function applyWelcome(state, message) {
   takeSummary(state, game);
   state.rematchOffers = new Set(game.rematch_offers || []);
   state.rematchId = game.rematch_id ?? null;
+  if (game.abort_code) state.abortCode = game.abort_code; // known even when the events were left out
   if (message.complete === false) {
     // Too far behind for a replay (or the server's log is shorter than ours): the list starts afresh.
     state.moves.clear();

@@ -15,9 +15,14 @@ export function roleText(state) {
 }
 
 // How a game ended, in words for this reader. Takes the fields of an event or of the state.
-function outcomeText(state, { status, result, winner, actor = null, reason = '' }) {
+function outcomeText(state, { status, result, winner, actor = null, reason = '', code = '' }) {
   const me = state.seat;
   if (status === 'aborted') {
+    if (code === 'expired') {
+      return me === 1
+        ? 'Nobody joined in time, so this game has expired. Start a new game to play.'
+        : 'This game has expired: nobody joined in time.';
+    }
     if (actor && actor === me) return 'You aborted the game.';
     if (actor) return `${NAMES[actor]} aborted the game.`;
     return reason ? `Game aborted: ${reason}` : 'Game aborted.';
@@ -57,6 +62,7 @@ export function statusText(state) {
         winner: state.winner,
         actor: state.abortedBy,
         reason: state.reason,
+        code: state.abortCode,
       });
     default:
       return '';
