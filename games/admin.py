@@ -2,7 +2,7 @@
 
 from asgiref.sync import async_to_sync
 from django.contrib import admin, messages
-from django.db.models import Count, Q
+from django.db.models import Count, OuterRef, Q, Subquery
 from django.utils.html import format_html, format_html_join
 
 from games import liveness, registry, store
@@ -50,7 +50,18 @@ class LiveFilter(admin.SimpleListFilter):
 
 @admin.register(Game)
 class GameAdmin(admin.ModelAdmin):
-    list_display = ("id", "kind", "status", "result", "winner", "seq", "connections", "created_at", "updated_at")
+    list_display = (
+        "id",
+        "kind",
+        "status",
+        "result",
+        "abort_reason",
+        "winner",
+        "seq",
+        "connections",
+        "created_at",
+        "updated_at",
+    )
     list_filter = (LiveFilter, "status", "result", "kind", "created_at")
     search_fields = ("id",)
     date_hierarchy = "created_at"
@@ -60,6 +71,7 @@ class GameAdmin(admin.ModelAdmin):
         "kind",
         "status",
         "result",
+        "abort_reason",
         "winner",
         "seq",
         "connected",
@@ -76,7 +88,23 @@ class GameAdmin(admin.ModelAdmin):
         return False  # games are created by players, so they always have a creator's seat
 
     def get_queryset(self, request):
-        return super().get_queryset(request).annotate(live_connections=Count("connections", filter=_live_connections()))
+        aborted = GameEvent.objects.filter(game=OuterRef("pk"), kind=GameEvent.Kind.ABORTED)
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(
+                live_connections=Count("connections", filter=_live_connections()),
+                abort_code=Subquery(aborted.values("data__code")[:1]),
+                abort_text=Subquery(aborted.values("data__reason")[:1]),
+            )
+        )
+
+    @admin.display(description="Abort reason")
+    def abort_reason(self, game):
+        """The aborted event's code (expired, operator, player, both_left) and its words."""
+        if game.abort_text is None:
+            return "-"
+        return f"{game.abort_code}: {game.abort_text}" if game.abort_code else game.abort_text
 
     @admin.display(description="Connections", ordering="live_connections")
     def connections(self, game):

@@ -9,7 +9,7 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from games import registry
+from games import registry, sweeper
 from games.models import Connection, Game, Server
 from tests.test_consumers import play_moves, seated_game
 
@@ -127,3 +127,18 @@ async def test_changelist_counts_real_sockets(admin_client, sockets):
     game_id, *_ = await seated_game(sockets)  # two players and a spectator, greeted
     page = await sync_to_async(admin_client.get)(reverse("admin:games_game_changelist"))
     assert connections_cell(page, game_id) == 3
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_the_admin_shows_why_a_game_was_aborted(admin_client, settings):
+    settings.GAME_EXPIRE_UNJOINED_AFTER_SECONDS = 60
+    expired, _ = await registry.create_game()
+    await Game.objects.filter(pk=expired).aupdate(created_at=timezone.now() - timedelta(hours=1))
+    await sweeper.expire_unjoined_games()
+    by_operator, _ = await registry.create_game()
+    await registry.abort(by_operator)
+    listing = (await sync_to_async(admin_client.get)(reverse("admin:games_game_changelist"))).content.decode()
+    assert "expired: Nobody joined in time." in listing
+    assert "operator: Aborted by an operator." in listing
+    page = await sync_to_async(admin_client.get)(reverse("admin:games_game_change", args=[expired]))
+    assert "expired: Nobody joined in time." in page.content.decode()
