@@ -2,6 +2,7 @@
 
 import json
 import re
+import sqlite3
 
 import pytest
 from playwright.sync_api import expect
@@ -187,6 +188,28 @@ def test_aborting_right_after_the_opponent_joins(new_page, server):
     expect(red.locator("#status")).to_have_text("You aborted the game.")
     expect(yellow.locator("#status")).to_have_text("Red aborted the game.")
     expect(yellow.locator("#live")).to_contain_text("Red aborted the game.")
+
+
+def test_a_game_nobody_joined_in_time_expires(new_page, server):
+    red = new_page()
+    red.goto(server.url + "/")
+    red.click("#new-game")
+    expect(red.locator("#status")).to_contain_text("Waiting for an opponent")
+    watcher = new_page()
+    watcher.goto(red.url)
+    expect(watcher.locator("#you")).to_contain_text("watching")
+    # The game was made long ago: the server's next sweep (every 2 s) finds it past the limit.
+    game_id = red.url.rstrip("/").rsplit("/", 1)[1]
+    with sqlite3.connect(server.env["DATABASE_URL"].removeprefix("sqlite:///")) as db:
+        db.execute("UPDATE games_game SET created_at = '2000-01-01 00:00:00' WHERE id = ?", [game_id])
+    for page in (red, watcher):
+        expect(page.locator("body")).to_have_attribute("data-result", "aborted")
+        expect(page.locator("#abort-button")).to_be_hidden()
+    expect(red.locator("#status")).to_have_text(
+        "Nobody joined in time, so this game has expired. Start a new game to play."
+    )
+    expect(watcher.locator("#status")).to_have_text("This game has expired: nobody joined in time.")
+    expect(watcher.locator("#live")).to_contain_text("This game has expired")
 
 
 def test_a_game_nobody_joined_can_be_called_off(new_page, server):
