@@ -52,7 +52,6 @@ class Match:
     move_ids: dict[tuple[int, str], int] = field(default_factory=dict)  # (seat, move ID) -> seq
     rematch_offers: frozenset[int] = frozenset()
     rematch_id: str | None = None
-    abort_code: str | None = None  # why an aborted game was aborted, for machines (see ABORT_CODES)
 
     @property
     def rules(self) -> Rules:
@@ -218,7 +217,7 @@ def apply_event(match: Match, event: Event) -> Match:
     if kind == "abandoned":
         return _finished(match, seq, "abandoned", other(seat))
     if kind == "aborted":
-        return replace(match, seq=seq, status=ABORTED, result="aborted", abort_code=event.data.get("code"))
+        return replace(match, seq=seq, status=ABORTED, result="aborted")
     if kind == "rematch_offered":
         return replace(match, seq=seq, rematch_offers=match.rematch_offers | {seat})
     if kind == "rematch":
@@ -250,7 +249,14 @@ def public_event(event: Event, after: Match) -> dict:
     return message
 
 
-def snapshot(match: Match) -> dict:
+def abort_code(match: Match, history: list[dict]) -> str | None:
+    """Why an aborted game was aborted, read from its history (not kept in Match: every move copies that)."""
+    if match.status != ABORTED:
+        return None
+    return next((event.get("code") for event in reversed(history) if event["type"] == "aborted"), None)
+
+
+def snapshot(match: Match, history: list[dict]) -> dict:
     """The whole current state, for a client that arrives or falls too far behind."""
     return {
         "kind": match.kind,
@@ -258,6 +264,6 @@ def snapshot(match: Match) -> dict:
         **match.summary(),
         "rematch_offers": sorted(match.rematch_offers),
         "rematch_id": match.rematch_id,
-        "abort_code": match.abort_code,
+        "abort_code": abort_code(match, history),
         **match.rules.to_json(match.board),
     }

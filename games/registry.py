@@ -136,7 +136,7 @@ class LiveGame:
             "game_id": self.id,
             "seat": seat,
             "role": "spectator" if seat is None else "player",
-            "game": snapshot(self.match),
+            "game": snapshot(self.match, self.history),
             "events": self.history[last_seq:] if complete else [],
             "complete": complete,
             "presence": self.presence(),

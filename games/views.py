@@ -198,11 +198,11 @@ async def api_game(request, game_id):
     read = await _read(game_id)
     if read is None:
         return _api_error(404, "unknown_game", "No game has that ID.")
-    game, match, _ = read
+    game, match, history = read
     return JsonResponse(
         {
             "id": game.id,
-            **snapshot(match),
+            **snapshot(match, history),
             "created_at": game.created_at.isoformat(),
             "finished_at": game.finished_at.isoformat() if game.finished_at else None,
             **_urls(request, game.id),

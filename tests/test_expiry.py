@@ -10,11 +10,13 @@ from datetime import timedelta
 
 import psycopg
 import pytest
+from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
+from django.test import Client
 from django.utils import timezone
 
 from games import registry, sweeper
-from games.match import EXPIRED, Event, decide_expire, decide_join, replay, snapshot
+from games.match import EXPIRED, Event, decide_expire, decide_join, replay, replay_with_history, snapshot
 from games.models import Game, GameEvent
 from games.rules import IllegalMove
 from tests import servers
@@ -38,7 +40,7 @@ def test_only_a_game_still_waiting_can_expire():
     waiting = replay("connect4", [Event(1, "created", 1)])
     event = decide_expire(waiting)
     assert (event.kind, event.seat, event.data["code"]) == ("aborted", None, EXPIRED)
-    assert snapshot(replay("connect4", [Event(1, "created", 1), event]))["abort_code"] == EXPIRED
+    assert snapshot(*replay_with_history("connect4", [Event(1, "created", 1), event]))["abort_code"] == EXPIRED
     joined = replay("connect4", [Event(1, "created", 1), decide_join(waiting)])
     with pytest.raises(IllegalMove) as refused:
         decide_expire(joined)
@@ -90,6 +92,7 @@ async def test_an_unjoined_game_past_the_limit_expires_once_and_its_sockets_are_
     welcome = await late.hello()
     assert (welcome["game"]["status"], welcome["game"]["abort_code"]) == ("aborted", EXPIRED)
     assert welcome["events"][-1]["code"] == EXPIRED
+    assert (await sync_to_async(Client().get)(f"/api/games/{old_id}")).json()["abort_code"] == EXPIRED
 
 
 @pytest.mark.django_db(transaction=True)
