@@ -14,9 +14,8 @@ from typing import Any
 from games.rules import RULES, IllegalMove, Rules
 
 WAITING, PLAYING, FINISHED, ABORTED = "waiting", "playing", "finished", "aborted"
-# Why a game was aborted, as the ``code`` of its ``aborted`` event; ``reason`` says it for people.
+# Why a game was aborted, for programs: the ``code`` of its ``aborted`` event (``reason`` says it for people).
 PLAYER, OPERATOR, BOTH_LEFT, EXPIRED = "player", "operator", "both_left", "expired"
-ABORT_CODES = (PLAYER, OPERATOR, BOTH_LEFT, EXPIRED)
 MOVE_ID_MAX_LENGTH = 64
 
 
