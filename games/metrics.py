@@ -41,6 +41,8 @@ from prometheus_client import (
 disable_created_metrics()  # a ``_created`` sample per counter says nothing an operator needs
 
 MULTIPROCESS = bool(settings.GAME_METRICS_DIR)
+if MULTIPROCESS:  # each metric opens its file here as it is defined
+    os.makedirs(settings.GAME_METRICS_DIR, exist_ok=True)
 
 # Seconds: a commit or a move takes about a millisecond when all is well.
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
