@@ -5,10 +5,12 @@ import json
 
 import pytest
 from asgiref.testing import ApplicationCommunicator
+from channels.layers import get_channel_layer
 from django.test import Client
 from prometheus_client.parser import text_string_to_metric_families
 
 from config.asgi import application
+from games import registry
 from tests.conftest import ORIGIN
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -63,6 +65,10 @@ def value(samples: dict, name: str, **labels) -> float:
     return samples.get((name, tuple(sorted(labels.items()))), 0.0)
 
 
+def change(before: dict, after: dict, name: str, **labels) -> float:
+    return value(after, name, **labels) - value(before, name, **labels)
+
+
 async def test_a_game_played_through_the_app_moves_each_metric_by_what_happened(sockets):
     before = await scrape()
     status, body = await http("POST", "/api/games")
@@ -96,7 +102,7 @@ async def test_a_game_played_through_the_app_moves_each_metric_by_what_happened(
     after = await scrape()
 
     def grew(name: str, **labels) -> float:
-        return value(after, name, **labels) - value(before, name, **labels)
+        return change(before, after, name, **labels)
 
     assert grew("game_games_created_total") == 1
     assert grew("game_games_started_total") == 1
@@ -123,16 +129,8 @@ async def test_frames_over_the_rate_limit_count_as_refusals(sockets, settings):
     await socket.receive_type("pong")
     assert (await socket.receive_type("error"))["code"] == "rate_limited"
     after = await scrape()
-    assert (
-        value(after, "game_refusals_total", kind="socket_rate")
-        - value(before, "game_refusals_total", kind="socket_rate")
-        == 1
-    )
-    assert (
-        value(after, "game_errors_sent_total", code="rate_limited")
-        - value(before, "game_errors_sent_total", code="rate_limited")
-        == 1
-    )
+    assert change(before, after, "game_refusals_total", kind="socket_rate") == 1
+    assert change(before, after, "game_errors_sent_total", code="rate_limited") == 1
 
 
 async def test_metrics_go_through_the_lean_handler_and_hide_from_strangers():
@@ -160,3 +158,16 @@ def test_only_listed_networks_or_the_token_may_read_the_metrics(settings):
     assert answer.status_code == 200
     assert answer["Content-Type"].startswith("text/plain")
     assert b"game_open_sockets" in answer.content
+
+
+async def test_a_broadcast_the_channel_layer_refuses_is_counted(monkeypatch):
+    async def down(group, message):
+        raise OSError("the layer is down")
+
+    monkeypatch.setattr(get_channel_layer(), "group_send", down)
+    before = await scrape()
+    game_id, _ = await registry.create_game()
+    await registry.join(game_id)  # committed all the same; the sweeper's heal tells the sockets later
+    after = await scrape()
+    assert change(before, after, "game_channel_layer_failures_total", where="broadcast") == 1
+    assert change(before, after, "game_games_started_total") == 1
