@@ -6,9 +6,9 @@ switched on by ``PROMETHEUS_MULTIPROC_DIR``, which the library reads when it is 
 and any process serves the sum of all of them. Without that directory (one process, the
 default) the values live in this process's registry.
 
-The hot path (a move from socket to broadcast) pays for one counter increment and two
-histogram observations per move, plus one observation of each journal metric per commit
-group: label children are bound here, once, never with ``.labels()`` per move.
+The hot path (a move from socket to broadcast) pays for one counter increment and one
+histogram observation per move, and two observations and a gauge set per commit group:
+label children are bound here, once, never with ``.labels()`` per move.
 """
 
 from __future__ import annotations
