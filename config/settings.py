@@ -64,7 +64,7 @@ MIDDLEWARE = [
 # served by a second Django handler with only this middleware (config/asgi.py). Under ASGI
 # each synchronous middleware hook is a hop to a thread and back; the full list above cost
 # an API call about 2 ms of CPU, more than its own work.
-LEAN_PATHS = ("/api/", "/healthz", "/readyz")
+LEAN_PATHS = ("/api/", "/healthz", "/readyz", "/metrics")
 LEAN_MIDDLEWARE = ["config.middleware.AsyncSecurityMiddleware"]
 
 ROOT_URLCONF = "config.urls"
@@ -157,7 +157,8 @@ BEHIND_TLS_PROXY = env_bool("DJANGO_BEHIND_TLS_PROXY")
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if BEHIND_TLS_PROXY else None
 SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = env_bool("DJANGO_SECURE_COOKIES", not DEBUG and BEHIND_TLS_PROXY)
 SECURE_SSL_REDIRECT = env_bool("DJANGO_SSL_REDIRECT", not DEBUG and BEHIND_TLS_PROXY)
-SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]  # probes may come over plain HTTP from inside
+# Probes and scrapes may come over plain HTTP from inside.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]
 SECURE_HSTS_SECONDS = int(os.environ.get("DJANGO_HSTS_SECONDS") or (31_536_000 if BEHIND_TLS_PROXY else 0))
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("DJANGO_HSTS_INCLUDE_SUBDOMAINS", BEHIND_TLS_PROXY)
 SECURE_HSTS_PRELOAD = env_bool("DJANGO_HSTS_PRELOAD")
@@ -197,3 +198,10 @@ GAME_PURGE_AFTER_DAYS = env_seconds("GAME_PURGE_AFTER_DAYS", 30)
 GAME_MAX_MESSAGE_BYTES = int(os.environ.get("GAME_MAX_MESSAGE_BYTES") or 4096)
 GAME_RATE_PER_SECOND = env_seconds("GAME_RATE_PER_SECOND", 20)
 GAME_RATE_BURST = int(os.environ.get("GAME_RATE_BURST") or 40)
+
+# Metrics (games/metrics.py). With several processes, a directory they all share, emptied at
+# each full deploy: prometheus-client reads this variable itself, when it is first imported.
+GAME_METRICS_DIR = os.environ.get("PROMETHEUS_MULTIPROC_DIR", "")
+# /metrics answers direct requests from these networks, and anyone with the bearer token.
+GAME_METRICS_ALLOWED_NETWORKS = env_list("GAME_METRICS_ALLOWED_NETWORKS", "127.0.0.1/32,::1/128")
+GAME_METRICS_TOKEN = os.environ.get("GAME_METRICS_TOKEN", "")

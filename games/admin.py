@@ -1,11 +1,13 @@
-"""Operators' view of games: find them, read their log, see the board, abort them live."""
+"""Operators' view of games: find them, read their log, see the board, abort them live; and live numbers."""
 
 from asgiref.sync import async_to_sync
 from django.contrib import admin, messages
 from django.db.models import Count, OuterRef, Q, Subquery
+from django.http import JsonResponse
+from django.template.response import TemplateResponse
 from django.utils.html import format_html, format_html_join
 
-from games import liveness, registry, store
+from games import liveness, metrics, registry, store
 from games.models import Game, GameEvent, Server
 from games.rules import IllegalMove
 
@@ -194,3 +196,34 @@ class ServerAdmin(admin.ModelAdmin):
     @admin.display(description="Connections", ordering="connection_count")
     def connection_count(self, server):
         return server.connection_count
+
+
+# ----- Live numbers -------------------------------------------------------------
+
+DASHBOARD_SECONDS = 5  # how often the page asks again
+
+
+def dashboard_numbers() -> dict[str, int]:
+    """The dashboard's numbers, read from the same collected values as /metrics."""
+    totals = metrics.totals()
+    return {
+        "open_sockets": int(totals.get("game_open_sockets", 0)),
+        "games_in_memory": int(totals.get("game_games_in_memory", 0)),
+        "moves_committed": int(totals.get("game_moves_committed_total", 0)),
+        "refusals": int(totals.get("game_refusals_total", 0)),
+    }
+
+
+def metrics_dashboard(request):
+    """A page of live numbers for operators; its script (static/js/admin-metrics.js) refreshes it."""
+    context = {
+        **admin.site.each_context(request),
+        "title": "Live metrics",
+        "numbers": dashboard_numbers(),
+        "every": DASHBOARD_SECONDS,
+    }
+    return TemplateResponse(request, "admin/metrics.html", context)
+
+
+def metrics_numbers(request):
+    return JsonResponse(dashboard_numbers())

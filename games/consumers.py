@@ -21,7 +21,7 @@ from channels.layers import get_channel_layer
 from django.conf import settings
 from redis.exceptions import RedisError
 
-from games import presence, registry, shutdown, store, sweeper
+from games import metrics, presence, registry, shutdown, store, sweeper
 from games.identity import new_seat_token
 from games.match import AlreadyApplied
 from games.rules import IllegalMove
@@ -183,6 +183,7 @@ class GameConsumer(AsyncJsonWebsocketConsumer):
             pass  # the socket closed; Channels ends a consumer this way
         except LAYER_ERRORS as error:
             code = CLOSE_SERVICE_RESTART
+            metrics.LAYER_FAILURES["socket"].inc()
             log.warning("channel layer failed under a socket of game %s: %s", _game_id(scope), error)
         except Exception as error:
             code = CLOSE_INTERNAL_ERROR
@@ -232,6 +233,8 @@ class GameConsumer(AsyncJsonWebsocketConsumer):
             self.accepted = True
             await self.close(code=CLOSE_UNAVAILABLE, reason="database unavailable")
             return
+        if self.live is not None:
+            metrics.OPEN_SOCKETS.inc()  # taken off by disconnect, which finds self.live set
         await self.accept()
         self.accepted = True
         if self.live is None:
@@ -251,6 +254,7 @@ class GameConsumer(AsyncJsonWebsocketConsumer):
         live, self.live = self.live, None
         if live is None:
             return
+        metrics.OPEN_SOCKETS.dec()
         try:
             with contextlib.suppress(*LAYER_ERRORS):  # a layer that is down has forgotten the group anyway
                 await self.channel_layer.group_discard(self.group, self.channel_name)
@@ -283,6 +287,7 @@ class GameConsumer(AsyncJsonWebsocketConsumer):
         registry.touch(self.live, self.channel_name)
         try:
             if not self.bucket.take():
+                metrics.record_refusal("socket_rate")
                 self.strikes += 1
                 if self.strikes > RATE_LIMIT_STRIKES:
                     await self.close(code=CLOSE_RATE_LIMITED, reason="rate limit")
@@ -426,4 +431,5 @@ class GameConsumer(AsyncJsonWebsocketConsumer):
         await self.send_json({"type": "ack", "seq": seq, "move_id": move_id, "duplicate": duplicate})
 
     async def send_error(self, code: str, message: str):
+        metrics.error_sent(code)
         await self.send_json({"type": "error", "code": code, "message": message, "seq": self.live.match.seq})

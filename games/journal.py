@@ -19,13 +19,14 @@ import contextlib
 import functools
 import queue
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import Future
 from typing import Any
 
 from django.db import connection
 
-from games import store
+from games import metrics, store
 
 # What the thread runs next: (call, settle), where settle(outcome, failed) hands the outcome back.
 _calls: queue.SimpleQueue[tuple[Callable[[], Any], Callable[[Any, bool], None]]] = queue.SimpleQueue()
@@ -112,13 +113,18 @@ async def append(append: store.Append) -> None:
 
 
 async def _commit_queued() -> None:
+    """Commit whatever is queued, group after group, until nothing is; each group is measured once."""
     while _queue:
         group = _queue[:]
         _queue.clear()
+        metrics.QUEUE_DEPTH.set(len(group) + _calls.qsize())
+        metrics.BATCH_SIZE.observe(len(group))
+        started = time.perf_counter()
         try:
             outcomes = await run(store.append_many, [append for append, _ in group])
         except Exception as error:  # the database is unreachable: every waiting append hears why
             outcomes = [error] * len(group)
+        metrics.COMMIT_SECONDS.observe(time.perf_counter() - started)
         for (_, done), outcome in zip(group, outcomes, strict=True):
             if done.done():
                 continue  # its caller went away; what was committed stays committed

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING
 from channels.layers import get_channel_layer
 from django.utils import timezone
 
-from games import journal, liveness, store
+from games import journal, liveness, metrics, store
 from games.identity import group_name
 
 if TYPE_CHECKING:
@@ -194,6 +194,7 @@ async def _broadcast(game_id: str, message: dict, live: LiveGame | None) -> None
     try:
         await get_channel_layer().group_send(group_name(game_id), message)
     except Exception as error:
+        metrics.LAYER_FAILURES["presence"].inc()
         log.warning("presence broadcast to game %s failed: %s", game_id, error)
         if live is not None:
             live.unsent = True

@@ -37,7 +37,7 @@ from channels.layers import get_channel_layer
 from django.conf import settings
 from django.utils import timezone
 
-from games import journal, liveness, presence, store
+from games import journal, liveness, metrics, presence, store
 from games.identity import group_name, hash_token, new_game_id, new_seat_token, token_matches
 from games.match import (
     BOTH_LEFT,
@@ -156,6 +156,7 @@ async def _load(game_id: str) -> LiveGame | None:
         id=stored.id, match=match, token_hashes=stored.token_hashes, history=history, presence_state=stored.presence
     )
     _games[game_id] = live
+    metrics.GAMES_IN_MEMORY.inc()
     return live
 
 
@@ -186,6 +187,7 @@ def _release(live: LiveGame) -> None:
     """Forget a game nobody is connected to; the database still has all of it."""
     if not live.sockets and not live.lock.locked() and _games.get(live.id) is live:
         del _games[live.id]
+        metrics.GAMES_IN_MEMORY.dec()
 
 
 def _release_soon(live: LiveGame) -> None:
@@ -239,6 +241,7 @@ async def _broadcast(game_id: str, message: dict) -> None:
     try:
         await get_channel_layer().group_send(group_name(game_id), message)
     except Exception as error:  # the layer is down: heal() tells this process's sockets once it is back
+        metrics.LAYER_FAILURES["broadcast"].inc()
         log.warning("broadcast to game %s failed: %s", game_id, error)
         if (live := _games.get(game_id)) is not None:
             live.unsent = True
@@ -267,6 +270,7 @@ async def heal() -> None:
                 for channel_name in list(live.sockets):
                     await layer.send(channel_name, {"type": "game.nudge"})
             except Exception as error:  # still down: try again at the next sweep
+                metrics.LAYER_FAILURES["nudge"].inc()
                 log.warning("nudging the sockets of game %s failed: %s", live.id, error)
             else:
                 live.unsent = False
@@ -277,8 +281,11 @@ async def _act(
     decide: Callable[[LiveGame], Event],
     token_hash: str = "",
     also: Callable[[LiveGame, Event], Callable[[], None] | None] = lambda live, event: None,
+    received: float | None = None,
 ) -> dict:
-    """Decide, commit, remember, broadcast: the only path by which a game changes."""
+    """Decide, commit, remember, broadcast: the only path by which a game changes.
+
+    ``received`` (a move's ``perf_counter`` on arrival) times the move up to its broadcast."""
     live = await get(game_id)
     if live is None:
         raise UnknownGame(game_id)
@@ -301,6 +308,9 @@ async def _act(
                 message = public_event(event, after)
                 live.history.append(message)
                 raw = [event.seq, event.kind, event.seat, event.data]
+                if received is not None:
+                    metrics.MOVE_SECONDS.observe(time.perf_counter() - received)
+                _count(event, before, after)
                 await _broadcast(live.id, {"type": "game.event", "event": message, "raw": raw})
                 if after.status == PLAYING and before.status != PLAYING:
                     # Play starts: a seat nobody is connected to is away from now.
@@ -311,12 +321,27 @@ async def _act(
         _release_soon(live)
 
 
+def _count(event: Event, before: Match, after: Match) -> None:
+    """What a committed event changes in the metrics: a move, play starting, a game ending, a rematch."""
+    if event.kind == "move":
+        metrics.MOVES.inc()
+    elif event.kind == "joined":
+        metrics.GAMES_STARTED.inc()
+    elif event.kind == "rematch":  # its game was created with both seats taken: it starts at once
+        metrics.GAMES_CREATED.inc()
+        metrics.GAMES_STARTED.inc()
+    if after.over and not before.over:
+        metrics.game_finished(after.result)
+
+
 # ----- Actions ----------------------------------------------------------------
 
 
 async def create_game(kind: str = "connect4") -> tuple[str, str]:
     """A new game with seat 1 taken: its ID and seat 1's token."""
-    return await journal.run(store.create_game, kind)
+    created = await journal.run(store.create_game, kind)
+    metrics.GAMES_CREATED.inc()
+    return created
 
 
 async def join(game_id: str, token: str | None = None) -> tuple[int, str, dict]:
@@ -342,7 +367,7 @@ async def join(game_id: str, token: str | None = None) -> tuple[int, str, dict]:
 
 async def move(game_id: str, seat: int | None, payload: dict) -> dict:
     """Drop a disc. A move ID already in the log raises AlreadyApplied instead of playing twice."""
-    return await _act(game_id, lambda live: decide_move(live.match, seat, payload))
+    return await _act(game_id, lambda live: decide_move(live.match, seat, payload), received=time.perf_counter())
 
 
 async def resign(game_id: str, seat: int | None) -> dict:
@@ -509,6 +534,7 @@ def reset() -> None:
     """Forget every live game (tests start from an empty meeting point)."""
     _games.clear()
     _loading.clear()
+    metrics.GAMES_IN_MEMORY.set(0)
     presence.reset()
     liveness.reset()
     journal.reset()

@@ -1,6 +1,6 @@
 from django.urls import path, register_converter
 
-from games import views
+from games import metrics, views
 from games.identity import GAME_ID_PATTERN
 
 
@@ -24,6 +24,7 @@ urlpatterns = [
     path("g/<game_id:game_id>/join", views.join_page, name="join"),
     path("healthz", views.healthz, name="healthz"),
     path("readyz", views.readyz, name="readyz"),
+    path("metrics", metrics.metrics_view, name="metrics"),
     path("api/games", views.api_create, name="api-create"),
     path("api/games/<game_id:game_id>", views.api_game, name="api-game"),
     path("api/games/<game_id:game_id>/join", views.api_join, name="api-join"),

@@ -9,7 +9,7 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from games import registry, sweeper
+from games import metrics, registry, sweeper
 from games.models import Connection, Game, Server
 from tests.test_consumers import play_moves, seated_game
 
@@ -142,3 +142,25 @@ async def test_the_admin_shows_why_a_game_was_aborted(admin_client, settings):
     assert "operator: Aborted by an operator." in listing
     page = await sync_to_async(admin_client.get)(reverse("admin:games_game_change", args=[expired]))
     assert "expired: Nobody joined in time." in page.content.decode()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_live_metrics_page_is_linked_from_the_index_and_shows_the_collected_numbers(admin_client):
+    index = admin_client.get(reverse("admin:index")).content.decode()
+    assert f'href="{reverse("admin-metrics")}"' in index
+    make_game(admin_client, moves=[0])
+    page = admin_client.get(reverse("admin-metrics"))
+    assert page.status_code == 200
+    assert b"js/admin-metrics.js" in page.content and b"<script>" not in page.content  # no inline script
+    numbers = admin_client.get(reverse("admin-metrics-numbers")).json()
+    assert set(numbers) == {"open_sockets", "games_in_memory", "moves_committed", "refusals"}
+    totals = metrics.totals()
+    assert numbers["games_in_memory"] == totals["game_games_in_memory"] >= 1  # the join loaded it
+    assert numbers["open_sockets"] == totals["game_open_sockets"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_live_metrics_are_for_staff_only():
+    for name in ("admin-metrics", "admin-metrics-numbers"):
+        answer = Client().get(reverse(name))
+        assert answer.status_code == 302 and "/admin/login/" in answer["Location"]
