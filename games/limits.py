@@ -160,15 +160,18 @@ return 1
 """
 
 _open_here: Counter[str] = Counter()  # without Redis: this process's sockets by address
-_redis: tuple[asyncio.AbstractEventLoop, redis.asyncio.Redis] | None = None
+_redis: tuple[asyncio.AbstractEventLoop, redis.asyncio.Redis, dict] | None = None
 
 
-def _client() -> redis.asyncio.Redis:
+def _client() -> tuple[redis.asyncio.Redis, dict]:
+    """This event loop's Redis client, and the scripts registered with it (sent once, then run by hash)."""
     global _redis
     loop = asyncio.get_running_loop()
     if _redis is None or _redis[0] is not loop:
-        _redis = (loop, redis.asyncio.Redis.from_url(settings.REDIS_URL))
-    return _redis[1]
+        client = redis.asyncio.Redis.from_url(settings.REDIS_URL)
+        scripts = {"open": client.register_script(OPEN_SCRIPT), "close": client.register_script(CLOSE_SCRIPT)}
+        _redis = (loop, client, scripts)
+    return _redis[1], _redis[2]
 
 
 def _alive_ttl() -> int:
@@ -185,7 +188,8 @@ async def open_socket(address: str) -> bool:
         return True
     key, alive = f"{KEY_PREFIX}:sockets:{address}", f"{KEY_PREFIX}:alive:"
     try:
-        return bool(await _client().eval(OPEN_SCRIPT, 1, key, liveness.SERVER_ID, cap, alive, _alive_ttl()))
+        script = _client()[1]["open"]
+        return bool(await script(keys=[key], args=[liveness.SERVER_ID, cap, alive, _alive_ttl()]))
     except REDIS_ERRORS as error:
         log.warning("socket count of %s not checked, Redis failed: %s", address, error)
         return True
@@ -199,7 +203,7 @@ async def close_socket(address: str) -> None:
             del _open_here[address]
         return
     try:
-        await _client().eval(CLOSE_SCRIPT, 1, f"{KEY_PREFIX}:sockets:{address}", liveness.SERVER_ID)
+        await _client()[1]["close"](keys=[f"{KEY_PREFIX}:sockets:{address}"], args=[liveness.SERVER_ID])
     except REDIS_ERRORS as error:
         log.warning("socket of %s not uncounted, Redis failed: %s", address, error)
 
@@ -209,6 +213,6 @@ async def beat() -> None:
     if not settings.REDIS_URL:
         return
     try:
-        await _client().set(f"{KEY_PREFIX}:alive:{liveness.SERVER_ID}", 1, ex=_alive_ttl())
+        await _client()[0].set(f"{KEY_PREFIX}:alive:{liveness.SERVER_ID}", 1, ex=_alive_ttl())
     except REDIS_ERRORS as error:
         log.warning("socket counts not renewed, Redis failed: %s", error)
