@@ -199,6 +199,19 @@ GAME_MAX_MESSAGE_BYTES = int(os.environ.get("GAME_MAX_MESSAGE_BYTES") or 4096)
 GAME_RATE_PER_SECOND = env_seconds("GAME_RATE_PER_SECOND", 20)
 GAME_RATE_BURST = int(os.environ.get("GAME_RATE_BURST") or 40)
 
+# Per-address limits (games/limits.py), counted in Redis across processes when REDIS_URL is set.
+# Games created (the page's button and the API together) and seats joined (the page, the API and
+# the socket's join): at most this many a minute, and at most the burst at once.
+GAME_CREATE_PER_MINUTE = env_seconds("GAME_CREATE_PER_MINUTE", 20)
+GAME_CREATE_BURST = int(os.environ.get("GAME_CREATE_BURST") or 10)
+GAME_JOIN_PER_MINUTE = env_seconds("GAME_JOIN_PER_MINUTE", 20)
+GAME_JOIN_BURST = int(os.environ.get("GAME_JOIN_BURST") or 10)
+# WebSocket connections one address may hold open at once, across all processes.
+GAME_MAX_SOCKETS_PER_ADDRESS = int(os.environ.get("GAME_MAX_SOCKETS_PER_ADDRESS") or 200)
+# Proxies (addresses or networks, e.g. 127.0.0.1,10.0.0.0/8) whose X-Forwarded-For is believed.
+# None by default: every client is its TCP peer, and a header cannot change that.
+GAME_TRUSTED_PROXIES = env_list("GAME_TRUSTED_PROXIES", "")
+
 # Metrics (games/metrics.py). With several processes, a directory they all share, emptied at
 # each full deploy: prometheus-client reads this variable itself, when it is first imported.
 GAME_METRICS_DIR = os.environ.get("PROMETHEUS_MULTIPROC_DIR", "")

@@ -21,7 +21,7 @@ from channels.layers import get_channel_layer
 from django.conf import settings
 from redis.exceptions import RedisError
 
-from games import metrics, presence, registry, shutdown, store, sweeper
+from games import limits, metrics, presence, registry, shutdown, store, sweeper
 from games.identity import new_seat_token
 from games.match import AlreadyApplied
 from games.rules import IllegalMove
@@ -35,6 +35,7 @@ CLOSE_SERVICE_RESTART = 1012  # the channel layer failed under us: come back in 
 CLOSE_UNKNOWN_GAME = 4404
 CLOSE_IDLE = 4408
 CLOSE_RATE_LIMITED = 4429
+CLOSE_TOO_MANY_SOCKETS = 4430  # this address holds GAME_MAX_SOCKETS_PER_ADDRESS open sockets already
 CLOSE_UNAVAILABLE = 4503  # the game could not be loaded: the database failed; come back in a moment
 # The reason sent with the close of a socket whose consumer failed.
 FAILURE_REASONS = {CLOSE_SERVICE_RESTART: "service restart", CLOSE_INTERNAL_ERROR: "internal error"}
@@ -154,6 +155,7 @@ class GameConsumer(AsyncJsonWebsocketConsumer):
     live = None  # the game, once attached
     accepted = False  # the handshake is done
     join_token = None  # the seat token this socket's join offers, kept until seated
+    address = None  # the client's address, once it holds one of the address's socket slots
 
     # ----- Connection lifecycle ---------------------------------------------
 
@@ -225,6 +227,13 @@ class GameConsumer(AsyncJsonWebsocketConsumer):
         self.bucket = TokenBucket(settings.GAME_RATE_PER_SECOND, settings.GAME_RATE_BURST)
         self.max_bytes = settings.GAME_MAX_MESSAGE_BYTES  # read once: Django's settings object is slow to ask per frame
         self.strikes = 0
+        address = limits.client_address(self.scope)
+        if not await limits.open_socket(address):
+            await self.accept()  # a refused handshake would look like a bad origin (403) to a browser
+            self.accepted = True
+            await self.close(code=CLOSE_TOO_MANY_SOCKETS, reason="too many connections")
+            return
+        self.address = address
         try:
             self.live = await registry.attach(self.game_id, self.channel_name)
         except store.DATABASE_ERRORS as error:  # not counted anywhere: nothing to tidy up
@@ -245,21 +254,26 @@ class GameConsumer(AsyncJsonWebsocketConsumer):
         sweeper.ensure_running()
 
     async def disconnect(self, code):
-        """Leave the game: out of its group, no longer counted, its departure recorded.
+        """Leave the game: out of its group, no longer counted, its departure recorded, its address's slot freed.
 
         Runs on every exit path (see ``__call__``), so it may run twice. The game is let go of
         before anything is awaited: a second run finds nothing to do, and the registry detaches
         the socket once, even if this run is cancelled half-way."""
         shutdown.open_sockets.discard(self)
         live, self.live = self.live, None
-        if live is None:
-            return
-        metrics.OPEN_SOCKETS.dec()
+        address, self.address = self.address, None
         try:
-            with contextlib.suppress(*LAYER_ERRORS):  # a layer that is down has forgotten the group anyway
-                await self.channel_layer.group_discard(self.group, self.channel_name)
+            if live is None:
+                return
+            metrics.OPEN_SOCKETS.dec()
+            try:
+                with contextlib.suppress(*LAYER_ERRORS):  # a layer that is down has forgotten the group anyway
+                    await self.channel_layer.group_discard(self.group, self.channel_name)
+            finally:
+                await registry.detach(live, self.channel_name)
         finally:
-            await registry.detach(live, self.channel_name)
+            if address is not None:  # its slot is given back however the rest went
+                await limits.close_socket(address)
 
     async def websocket_disconnect(self, message):
         """Tidy up and stop, without Channels' closing of stale database connections on the way out:
@@ -334,6 +348,8 @@ class GameConsumer(AsyncJsonWebsocketConsumer):
         the player: if recording the connection fails, the sweeper records it later."""
         if self.seat is not None:
             raise ClientError("already_seated", f"You already hold seat {self.seat}.")
+        if wait := await limits.retry_after(limits.JOIN, self.address):
+            raise ClientError("rate_limited", f"Too many joins from your address; try again in {wait} seconds.")
         self.join_token = self.join_token or new_seat_token()
         seat, token, event = await registry.join(self.game_id, self.join_token)
         self.seat = seat

@@ -95,8 +95,9 @@ def error_sent(code: str) -> None:
 
 
 def record_refusal(kind: str) -> None:
-    """Count one refusal by a limit: ``"socket_rate"`` for a frame over a socket's rate, and
-    whatever kinds the HTTP and connection limits name (a short fixed word each)."""
+    """Count one refusal by a limit: ``"socket_rate"`` for a frame over a socket's rate,
+    ``"create"`` and ``"join"`` for the per-address rates (games/limits.py), ``"sockets"`` for a
+    socket over its address's cap."""
     child = _refusals.get(kind)
     if child is None:
         child = _refusals[kind] = _REFUSALS.labels(kind)

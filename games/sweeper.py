@@ -1,4 +1,4 @@
-"""The per-process timer: heartbeat, unrecorded presence, missed broadcasts, dead processes, idle
+"""The per-process timer: heartbeats, unrecorded presence, missed broadcasts, dead processes, idle
 sockets, abandoned games, games nobody joined.
 
 One asyncio task per server process, started with the first connection. Its
@@ -24,7 +24,7 @@ from channels.layers import get_channel_layer
 from django.conf import settings
 from django.utils import timezone
 
-from games import liveness, presence, registry, store
+from games import limits, liveness, presence, registry, store
 from games.rules import IllegalMove
 
 log = logging.getLogger(__name__)
@@ -48,6 +48,7 @@ def stop() -> None:
 async def _run() -> None:
     while True:
         await asyncio.sleep(settings.GAME_SWEEP_INTERVAL_SECONDS)
+        await limits.beat()  # Redis, not the database: before anything the database could stop
         try:
             if not await liveness.beat():
                 await registry.restore()

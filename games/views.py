@@ -17,7 +17,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
-from games import journal, readiness, registry, store
+from games import journal, limits, readiness, registry, store
 from games.identity import is_game_id, normalize_game_id, token_matches
 from games.match import snapshot
 from games.models import Game
@@ -75,6 +75,27 @@ def _api_error(status: int, code: str, message: str) -> JsonResponse:
     return JsonResponse({"code": code, "message": message}, status=status)
 
 
+def _slow_down(action: str, seconds: int) -> str:
+    what = "new games" if action == limits.CREATE else "joins"
+    return f"Too many {what} from your address; try again in {seconds} seconds."
+
+
+async def _refused(request: HttpRequest, action: str) -> int | None:
+    """Count ``action`` against the client's address: None if allowed, else seconds to wait."""
+    scope = getattr(request, "scope", None)
+    if scope is None:  # a WSGI request (Django's test client): the parts of a scope the address needs
+        forwarded = request.META.get("HTTP_X_FORWARDED_FOR")
+        headers = [(b"x-forwarded-for", forwarded.encode("latin-1"))] if forwarded else []
+        scope = {"client": (request.META.get("REMOTE_ADDR"), 0), "headers": headers}
+    return await limits.retry_after(action, limits.client_address(scope))
+
+
+def _rate_limited(action: str, seconds: int) -> JsonResponse:
+    response = _api_error(429, "rate_limited", _slow_down(action, seconds))
+    response["Retry-After"] = str(seconds)
+    return response
+
+
 # ----- Pages ------------------------------------------------------------------
 
 
@@ -86,6 +107,11 @@ async def home(request):
 @require_POST
 async def create(request):
     """The New game button: seat 1 goes to whoever pressed it."""
+    if wait := await _refused(request, limits.CREATE):
+        context = {"notice": _slow_down(limits.CREATE, wait)}
+        response = render(request, "games/home.html", context, status=429)
+        response["Retry-After"] = str(wait)
+        return response
     game_id, token = await registry.create_game()
     await _remember_seat(request, game_id, token)
     return redirect("game", game_id=game_id)
@@ -107,7 +133,10 @@ async def find(request):
 @never_cache
 @require_GET
 async def game_page(request, game_id):
-    game = await _game_or_404(game_id)
+    return await _render_game(request, await _game_or_404(game_id))
+
+
+async def _render_game(request: HttpRequest, game: Game, status: int = 200):
     seat, token = await _seat_in_session(request, game)
     invite_url = request.build_absolute_uri(reverse("game", args=[game.id]))
     context = {
@@ -123,7 +152,7 @@ async def game_page(request, game_id):
         },
         "invite_qr": _qr_svg(invite_url) if seat == 1 and game.status == Game.Status.WAITING else "",
     }
-    return render(request, "games/game.html", context)
+    return render(request, "games/game.html", context, status=status)
 
 
 @require_POST
@@ -132,6 +161,11 @@ async def join_page(request, game_id):
     game = await _game_or_404(game_id)
     seat, _ = await _seat_in_session(request, game)
     if seat is None:
+        if wait := await _refused(request, limits.JOIN):
+            await sync_to_async(messages.warning)(request, _slow_down(limits.JOIN, wait))
+            response = await _render_game(request, game, status=429)
+            response["Retry-After"] = str(wait)
+            return response
         try:
             seat, token, _ = await registry.join(game_id)
         except IllegalMove as refusal:
@@ -173,6 +207,8 @@ async def api_create(request):
     kind = body.get("kind", "connect4") if isinstance(body, dict) else None
     if kind not in RULES:
         return _api_error(400, "bad_field", f"'kind' must be one of: {', '.join(RULES)}.")
+    if wait := await _refused(request, limits.CREATE):
+        return _rate_limited(limits.CREATE, wait)
     game_id, token = await registry.create_game(kind)
     return JsonResponse({"id": game_id, "seat": 1, "token": token, **_urls(request, game_id)}, status=201)
 
@@ -180,6 +216,8 @@ async def api_create(request):
 @csrf_exempt
 @require_POST
 async def api_join(request, game_id):
+    if wait := await _refused(request, limits.JOIN):
+        return _rate_limited(limits.JOIN, wait)
     try:
         seat, token, event = await registry.join(game_id)
     except UnknownGame:

@@ -45,6 +45,12 @@ def production_env(workdir: Path, **overrides: str) -> dict[str, str]:
         DJANGO_STATIC_ROOT=str(workdir / "static"),
         DATABASE_URL=f"sqlite:///{workdir / 'db.sqlite3'}",
         PYTHONUNBUFFERED="1",
+        # Tests create games and open sockets by the thousand from one address; the limit tests lower these.
+        GAME_CREATE_PER_MINUTE="1000000",
+        GAME_CREATE_BURST="1000000",
+        GAME_JOIN_PER_MINUTE="1000000",
+        GAME_JOIN_BURST="1000000",
+        GAME_MAX_SOCKETS_PER_ADDRESS="1000000",
     )
     env.update(overrides)
     return env

@@ -133,6 +133,16 @@ async def test_frames_over_the_rate_limit_count_as_refusals(sockets, settings):
     assert change(before, after, "game_errors_sent_total", code="rate_limited") == 1
 
 
+async def test_calls_over_an_address_limit_count_as_refusals(settings):
+    settings.GAME_CREATE_PER_MINUTE, settings.GAME_CREATE_BURST = 1, 2
+    before = await scrape()
+    statuses = [(await http("POST", "/api/games", client=("127.0.0.9", 50000)))[0] for _ in range(5)]
+    after = await scrape()
+    assert statuses == [201, 201, 429, 429, 429]
+    assert change(before, after, "game_refusals_total", kind="create") == 3
+    assert change(before, after, "game_games_created_total") == 2
+
+
 async def test_metrics_go_through_the_lean_handler_and_hide_from_strangers():
     assert (await http("GET", "/metrics"))[0] == 200
     assert (await http("GET", "/metrics", client=("203.0.113.9", 40000)))[0] == 404

@@ -147,7 +147,7 @@ function onLost(reason) {
   if (reason === 'unknown_game') {
     state.gone = true;
     panels.announce(SAYINGS.gone);
-  } else if (reason === 'restarting' || reason === 'rate_limited') {
+  } else if (reason === 'restarting' || reason === 'rate_limited' || reason === 'too_many_connections') {
     state.closed = reason;
   }
   render();

@@ -13,6 +13,7 @@
 const RETRY_FIRST_MS = 500;
 const RETRY_MAX_MS = 10000;
 const RATE_LIMITED_PAUSE_MS = 8000; // closed for sending too much: give it a rest before trying again
+const TOO_MANY_PAUSE_MS = 30000; // this address holds too many sockets: others must close first
 const PING_EVERY_MS = 20000;
 const SILENT_LIMIT_MS = 45000; // no message for this long: the socket is dead, even if it looks open
 
@@ -20,6 +21,7 @@ const CLOSE_GOING_AWAY = 1001; // a deploy: the server restarts
 const CLOSE_UNKNOWN_GAME = 4404;
 const CLOSE_IDLE = 4408;
 const CLOSE_RATE_LIMITED = 4429;
+const CLOSE_TOO_MANY_SOCKETS = 4430;
 
 const EVENTS = new Set(['created', 'joined', 'move', 'resigned', 'abandoned', 'aborted', 'rematch_offered', 'rematch']);
 const gameOver = (status) => status === 'finished' || status === 'aborted';
@@ -53,7 +55,8 @@ function newMoveId() {
 //   error(message)              the server refused something (after bad_token we say hello again, as a spectator;
 //                               'unavailable' is not handed on: we reconnect, and resend an unanswered move)
 //   lost(reason)                the connection is gone: 'unknown_game' (for good), or 'restarting',
-//                               'rate_limited', 'idle' or 'dropped' (the client reconnects by itself)
+//                               'rate_limited', 'too_many_connections', 'idle' or 'dropped'
+//                               (the client reconnects by itself)
 export class GameClient {
   #url;
   #token;
@@ -153,6 +156,10 @@ export class GameClient {
         case CLOSE_RATE_LIMITED:
           reason = 'rate_limited';
           this.#scheduleReconnect(RATE_LIMITED_PAUSE_MS);
+          break;
+        case CLOSE_TOO_MANY_SOCKETS: // a slot frees only when another tab on this address closes
+          reason = 'too_many_connections';
+          this.#scheduleReconnect(TOO_MANY_PAUSE_MS);
           break;
         default:
           reason = 'dropped';

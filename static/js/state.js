@@ -46,7 +46,7 @@ export function createState({ seat = null, status = 'waiting' } = {}) {
     // The page's side of the conversation.
     connected: false,
     gone: false, // the server said the game does not exist
-    closed: '', // why the server closed the connection ('restarting', 'rate_limited'), until the next welcome
+    closed: '', // why the server closed the connection ('restarting', 'rate_limited', 'too_many_connections'), until the next welcome
     pending: false, // a move is on its way; wait for the server before sending another
     busy: '', // resign, abort, claim or rematch was sent; wait for the answer
     watchingBecause: '', // why a would-be player only watches: 'seat_taken' or 'bad_token'

@@ -228,6 +228,7 @@ export function connectionNotice(state, { offline = false } = {}) {
   if (state.gone || state.connected || !state.welcomed) return '';
   if (state.closed === 'restarting') return 'Server restarting — reconnecting…';
   if (state.closed === 'rate_limited') return 'Too many messages — reconnecting in a moment…';
+  if (state.closed === 'too_many_connections') return 'Too many connections from your network — trying again shortly…';
   if (offline) return 'You are offline — the game reconnects when the network is back.';
   return 'Connection lost — reconnecting…';
 }
