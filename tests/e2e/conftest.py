@@ -81,6 +81,32 @@ def new_page(browser):
         context.close()
 
 
+# Waits for the page's animations to finish (each animation's own `finished` promise), bounded.
+# Not `page.wait_for_function`: Playwright turns its predicate into a function with an eval
+# in the page, which the pages' Content-Security-Policy (no 'unsafe-eval') refuses.
+SETTLE_ANIMATIONS = """
+async (transitionsOnly) => {
+  const moving = () => document.getAnimations().filter((a) => transitionsOnly
+    ? a instanceof CSSTransition
+    : a.playState === 'running' && a.effect?.getComputedTiming().iterations !== Infinity);
+  const deadline = Date.now() + 10000;
+  for (let running = moving(); running.length; running = moving()) {
+    if (Date.now() > deadline) throw new Error(`animations still running: ${running.length}`);
+    await Promise.race([
+      Promise.allSettled(running.map((a) => a.finished)),
+      new Promise((resolve) => setTimeout(resolve, deadline - Date.now())),
+    ]);
+  }
+}
+"""
+
+
+def settle(page, transitions_only: bool = False):
+    """Wait until the page's finite animations (or only its CSS transitions) have finished."""
+    page.evaluate(SETTLE_ANIMATIONS, transitions_only)
+    return page
+
+
 @pytest.fixture
 def screenshot():
     os.makedirs(ARTIFACTS, exist_ok=True)
@@ -88,10 +114,7 @@ def screenshot():
     def save(page, name):
         # Falling discs land first: a screenshot shows what a person sees once the board is still
         # (endless animations, like a pulsing "reconnecting" dot, are not waited for).
-        page.wait_for_function(
-            "document.getAnimations().every((a) => a.playState !== 'running'"
-            " || a.effect?.getComputedTiming().iterations === Infinity)"
-        )
+        settle(page)
         page.screenshot(path=os.path.join(ARTIFACTS, f"{name}.png"), full_page=True)
 
     return save
