@@ -69,3 +69,5 @@ def test_the_admin_works_under_the_policy(new_page, server):
 
     operator.goto(f"{server.url}/admin/games/game/")
     expect(operator.locator("#result_list")).to_contain_text(game_id)
+    operator.goto(f"{server.url}/admin/axes/accesslog/")  # the login audit trail
+    expect(operator.locator("#result_list")).to_contain_text("csp-operator")
