@@ -6,9 +6,11 @@ and channels-redis for production and for running several processes.
 """
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -46,6 +48,8 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "channels",
+    "csp",
+    "axes",
     "games",
 ]
 
@@ -58,6 +62,9 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "config.csp.PageCSPMiddleware",
+    # Last, as django-axes asks: it turns a locked-out login into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 # The JSON API and the probes read no session or cookie and render no page, so they are
@@ -66,6 +73,38 @@ MIDDLEWARE = [
 # an API call about 2 ms of CPU, more than its own work.
 LEAN_PATHS = ("/api/", "/healthz", "/readyz", "/metrics")
 LEAN_MIDDLEWARE = ["config.middleware.AsyncSecurityMiddleware"]
+
+# Content-Security-Policy on every page (django-csp; the API and probes render none): scripts,
+# styles, images and fonts from this site only, no inline script or style attribute, no
+# plugins, no framing. config/csp.py adds the page's own ws:// or wss:// origin to connect-src.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    },
+}
+
+# Admin logins (django-axes): after ADMIN_LOGIN_FAILURE_LIMIT failures from one address, or
+# as one user name, logins from that address and as that name are refused, even with the
+# right password, until ADMIN_LOGIN_LOCKOUT_MINUTES pass with no further attempt. The
+# attempts, successful logins and lockouts are listed in the admin ("Axes").
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",  # first: it refuses a locked-out login
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = int(os.environ.get("ADMIN_LOGIN_FAILURE_LIMIT") or 5)
+AXES_COOLOFF_TIME = timedelta(minutes=float(os.environ.get("ADMIN_LOGIN_LOCKOUT_MINUTES") or 15))
+AXES_LOCKOUT_PARAMETERS = ["ip_address", "username"]  # each counted on its own
+AXES_CLIENT_IP_CALLABLE = "games.limits.request_address"
+AXES_LOCKOUT_CALLABLE = "config.lockout.locked_out"
+AXES_RESET_ON_SUCCESS = True  # a login that succeeds clears its address's and user name's failures
 
 ROOT_URLCONF = "config.urls"
 ASGI_APPLICATION = "config.asgi.application"

@@ -11,8 +11,7 @@ from games import liveness, metrics, registry, store
 from games.models import Game, GameEvent, Server
 from games.rules import IllegalMove
 
-DISC = {0: "", 1: "●", 2: "▲"}  # told apart by shape as well as colour
-DISC_COLOUR = {0: "inherit", 1: "#c8102e", 2: "#b8860b"}
+DISC = {0: "", 1: "●", 2: "▲"}  # told apart by shape as well as colour (colours: static/css/admin-board.css)
 
 
 class GameEventInline(admin.TabularInline):
@@ -86,6 +85,9 @@ class GameAdmin(admin.ModelAdmin):
     inlines = [GameEventInline]
     actions = ["abort_games"]
 
+    class Media:
+        css = {"all": ["css/admin-board.css"]}  # no style attributes: the CSP allows none
+
     def has_add_permission(self, request):
         return False  # games are created by players, so they always have a creator's seat
 
@@ -136,23 +138,16 @@ class GameAdmin(admin.ModelAdmin):
         for r in reversed(range(position["rows"])):  # top row first, as players see it
             cells = format_html_join(
                 "",
-                '<td class="seat-{}{}" style="width:2em;height:2em;text-align:center;border:1px solid #888;'
-                'font-size:1.4em;color:{};{}">{}</td>',
+                '<td class="seat-{}{}">{}</td>',
                 (
-                    (
-                        seat,
-                        " win" if (c, r) in winning else "",
-                        DISC_COLOUR[seat],
-                        "background:#ffe08a;" if (c, r) in winning else "",
-                        DISC[seat],
-                    )
+                    (seat, " win" if (c, r) in winning else "", DISC[seat])
                     for c, seat in enumerate(position["board"][r])
                 ),
             )
             rows.append(format_html("<tr>{}</tr>", cells))
         legend = "● seat 1 (red)   ▲ seat 2 (yellow)"
         return format_html(
-            '<table class="game-board" style="border-collapse:collapse">{}</table><p>{}</p>',
+            '<table class="game-board">{}</table><p>{}</p>',
             format_html_join("", "{}", ((row,) for row in rows)),
             legend,
         )

@@ -79,6 +79,19 @@ def client_address(scope) -> str:
     return address
 
 
+def request_address(request) -> str | None:
+    """:func:`client_address` of a Django request; None for one made in code with no address
+    (a test's ``force_login``). Also what the admin login limits count (``AXES_CLIENT_IP_CALLABLE``)."""
+    scope = getattr(request, "scope", None)
+    if scope is None:  # a WSGI request (Django's test client): the parts of a scope the address needs
+        if not request.META.get("REMOTE_ADDR"):
+            return None
+        forwarded = request.META.get("HTTP_X_FORWARDED_FOR")
+        headers = [(b"x-forwarded-for", forwarded.encode("latin-1"))] if forwarded else []
+        scope = {"client": (request.META["REMOTE_ADDR"], 0), "headers": headers}
+    return client_address(scope) or None
+
+
 # ----- How often -------------------------------------------------------------------
 
 

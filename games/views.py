@@ -82,12 +82,7 @@ def _slow_down(action: str, seconds: int) -> str:
 
 async def _refused(request: HttpRequest, action: str) -> int | None:
     """Count ``action`` against the client's address: None if allowed, else seconds to wait."""
-    scope = getattr(request, "scope", None)
-    if scope is None:  # a WSGI request (Django's test client): the parts of a scope the address needs
-        forwarded = request.META.get("HTTP_X_FORWARDED_FOR")
-        headers = [(b"x-forwarded-for", forwarded.encode("latin-1"))] if forwarded else []
-        scope = {"client": (request.META.get("REMOTE_ADDR"), 0), "headers": headers}
-    return await limits.retry_after(action, limits.client_address(scope))
+    return await limits.retry_after(action, limits.request_address(request))
 
 
 def _rate_limited(action: str, seconds: int) -> JsonResponse:

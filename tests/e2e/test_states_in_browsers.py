@@ -7,6 +7,7 @@ import sqlite3
 import pytest
 from playwright.sync_api import expect
 
+from tests.e2e.conftest import settle
 from tests.e2e.test_play_in_browsers import play, start_and_join
 from tests.servers import Daphne, prepare
 
@@ -56,8 +57,7 @@ def both_show(red, yellow, seq: int, moves: int):
 
 def landed(page):
     """Wait until falling discs have landed, so a screenshot shows the board as people see it."""
-    page.wait_for_function("() => !document.getAnimations().some((a) => a instanceof CSSTransition)")
-    return page
+    return settle(page, transitions_only=True)
 
 
 @pytest.fixture(scope="module")
