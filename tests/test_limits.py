@@ -125,6 +125,33 @@ def test_one_address_gets_its_burst_of_games_and_then_429s(limited):
     assert games_in(database)[0] == before + 6
 
 
+async def test_the_measured_flood_is_refused_at_the_shipped_defaults(tmp_path):
+    """The flood the limits were built for, against a server with none of them changed: one
+    address asking for 1,000 games gets its burst of 10, and holds at most 200 sockets."""
+    env = prepare(tmp_path)
+    for name in ("GAME_CREATE_PER_MINUTE", "GAME_CREATE_BURST", "GAME_MAX_SOCKETS_PER_ADDRESS"):
+        del env[name]  # the code's own defaults, as a deployment that sets nothing gets them
+    daphne = Daphne(env, tmp_path / "daphne.log").start()
+    sockets = []
+    try:
+        answers = [call(daphne.url, "/api/games", source="127.0.0.21") for _ in range(1_000)]
+        created = [a for a in answers if a.status == 201]
+        assert len(created) == 10
+        for refused in (a for a in answers if a.status != 201):
+            assert_rate_limited(refused)
+        assert games_in(tmp_path / "db.sqlite3")[0] == 10
+        game_id = created[0].json()["id"]
+        for _ in range(200):
+            ws, closed = await open_socket(daphne.url, game_id, source="127.0.0.21")
+            assert closed is None
+            sockets.append(ws)
+        ws, closed = await open_socket(daphne.url, game_id, source="127.0.0.21")
+        assert ws is None and closed == (4430, "too many connections")
+    finally:
+        await asyncio.gather(*(ws.close() for ws in sockets))
+        daphne.stop()
+
+
 async def test_joins_are_limited_on_the_api_the_page_and_the_socket(limited):
     daphne, database = limited
     games = [call(daphne.url, "/api/games", source="127.0.0.4").json()["id"] for _ in range(4)]
