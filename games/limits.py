@@ -105,6 +105,21 @@ def _item(action: str) -> RateLimitItemPerSecond:
     return RateLimitItemPerSecond(burst, max(1, math.ceil(burst * 60 / per_minute)))
 
 
+# Connections to Redis per process and event loop, for each of the rates and the socket counts,
+# and how long a check waits for one.
+REDIS_CONNECTIONS = 20
+REDIS_WAIT_SECONDS = 10
+
+
+def _redis_pool() -> redis.asyncio.BlockingConnectionPool:
+    """A pool that makes a burst wait its turn. redis-py's default pool refuses the 101st caller
+    at once ("Too many connections"): in a burst of thousands of sockets an arrival then went
+    uncounted, a departure left a phantom count, and a flood of calls would pass unchecked."""
+    return redis.asyncio.BlockingConnectionPool.from_url(
+        settings.REDIS_URL, max_connections=REDIS_CONNECTIONS, timeout=REDIS_WAIT_SECONDS
+    )
+
+
 _limiter: tuple[asyncio.AbstractEventLoop, MovingWindowRateLimiter] | None = None
 
 
@@ -118,7 +133,9 @@ def _rate_limiter() -> MovingWindowRateLimiter:
     if _limiter is None or _limiter[0] is not loop:
         if settings.REDIS_URL:
             uri = "async+" + settings.REDIS_URL
-            storage = storage_from_string(uri, implementation="redispy", key_prefix=KEY_PREFIX)
+            storage = storage_from_string(
+                uri, implementation="redispy", key_prefix=KEY_PREFIX, connection_pool=_redis_pool()
+            )
         else:
             storage = storage_from_string("async+memory://")
         _limiter = (loop, MovingWindowRateLimiter(storage))
@@ -182,7 +199,7 @@ def _client() -> tuple[redis.asyncio.Redis, dict]:
     global _redis
     loop = asyncio.get_running_loop()
     if _redis is None or _redis[0] is not loop:
-        client = redis.asyncio.Redis.from_url(settings.REDIS_URL)
+        client = redis.asyncio.Redis(connection_pool=_redis_pool())
         scripts = {"open": client.register_script(OPEN_SCRIPT), "close": client.register_script(CLOSE_SCRIPT)}
         _redis = (loop, client, scripts)
     return _redis[1], _redis[2]
