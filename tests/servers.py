@@ -34,6 +34,14 @@ def require(available: bool, reason: str) -> None:
     pytest.skip(reason)
 
 
+def require_shared_services(nginx: bool = True) -> None:
+    """PostgreSQL, redis-server and (unless told otherwise) nginx: what several processes need."""
+    require(postgres_available(), f"PostgreSQL is not reachable at {POSTGRES_URL}")
+    require(bool(shutil.which("redis-server")), "redis-server is not installed")
+    if nginx:
+        require(bool(nginx_path()), "nginx is not installed")
+
+
 def production_env(workdir: Path, **overrides: str) -> dict[str, str]:
     """Settings as a real deployment would have them: debug off, a secret, its own database."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "PYTEST", "DATABASE_URL", "REDIS_URL"))}

@@ -5,7 +5,6 @@ once: the conditional append lets one of them, and refuses the other.
 """
 
 import os
-import shutil
 from datetime import timedelta
 
 import psycopg
@@ -20,7 +19,7 @@ from games.match import EXPIRED, Event, decide_expire, decide_join, replay, repl
 from games.models import Game, GameEvent
 from games.rules import IllegalMove
 from tests import servers
-from tests.servers import Daphne, PostgresDatabase, Redis, postgres_available, prepare
+from tests.servers import Daphne, PostgresDatabase, Redis, prepare
 from tests.wsclient import Player, api
 
 HOUR = 3600
@@ -117,8 +116,7 @@ async def test_each_sweep_expires_a_bounded_batch_oldest_first(settings):
 
 @pytest.mark.timeout(90)
 async def test_two_processes_sweeping_together_expire_each_game_once(tmp_path):
-    servers.require(postgres_available(), f"PostgreSQL is not reachable at {servers.POSTGRES_URL}")
-    servers.require(bool(shutil.which("redis-server")), "redis-server is not installed")
+    servers.require_shared_services(nginx=False)
     database = PostgresDatabase(f"expiry_{os.getpid()}").create()
     redis = Redis(tmp_path).start()
     daphnes = []

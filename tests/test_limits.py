@@ -10,7 +10,6 @@ import http.client
 import json
 import os
 import re
-import shutil
 import signal
 import sqlite3
 import urllib.parse
@@ -23,7 +22,7 @@ from websockets.exceptions import ConnectionClosed
 
 from games.limits import client_address
 from tests import servers
-from tests.servers import Daphne, Nginx, PostgresDatabase, Redis, nginx_path, postgres_available, prepare
+from tests.servers import Daphne, Nginx, PostgresDatabase, Redis, prepare
 from tests.wsclient import close_frame
 
 pytestmark = pytest.mark.timeout(180)
@@ -218,9 +217,7 @@ def test_the_client_behind_trusted_proxies_is_the_first_address_they_do_not_vouc
 
 async def test_two_processes_behind_nginx_share_each_address_quota(tmp_path):
     """Round-robin sends one address's calls and sockets to both processes; Redis counts them once."""
-    servers.require(postgres_available(), f"PostgreSQL is not reachable at {servers.POSTGRES_URL}")
-    servers.require(bool(shutil.which("redis-server")), "redis-server is not installed")
-    servers.require(bool(nginx_path()), "nginx is not installed")
+    servers.require_shared_services()
     database = PostgresDatabase(f"limits_{os.getpid()}").create()
     redis = Redis(tmp_path).start()
     daphnes, nginx = [], None

@@ -9,7 +9,6 @@ and Redis is restarted mid-game, and every game still ends with nothing lost.
 import asyncio
 import json
 import os
-import shutil
 import signal
 import urllib.error
 import urllib.request
@@ -19,7 +18,7 @@ import pytest
 from websockets.asyncio.client import connect
 
 from tests import servers
-from tests.servers import Daphne, Nginx, PostgresDatabase, Redis, nginx_path, postgres_available, prepare
+from tests.servers import Daphne, Nginx, PostgresDatabase, Redis, prepare
 from tests.wsclient import COLUMNS, ROWS, Player, api, play_out, play_turns
 
 pytestmark = pytest.mark.timeout(300)
@@ -56,9 +55,7 @@ class Cluster:
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory):
-    servers.require(postgres_available(), f"PostgreSQL is not reachable at {servers.POSTGRES_URL}")
-    servers.require(bool(shutil.which("redis-server")), "redis-server is not installed")
-    servers.require(bool(nginx_path()), "nginx is not installed")
+    servers.require_shared_services()
     workdir = tmp_path_factory.mktemp("cluster")
     database = PostgresDatabase(f"scale_out_{os.getpid()}").create()
     redis = Redis(workdir).start()
