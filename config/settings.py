@@ -227,6 +227,10 @@ GAME_IDLE_TIMEOUT_SECONDS = env_seconds("GAME_IDLE_TIMEOUT_SECONDS", 120)
 GAME_SWEEP_INTERVAL_SECONDS = env_seconds("GAME_SWEEP_INTERVAL_SECONDS", 2)
 # A process silent this long is taken for dead: its connections stop counting as present.
 GAME_SERVER_TIMEOUT_SECONDS = env_seconds("GAME_SERVER_TIMEOUT_SECONDS", 15)
+# Each player's first move in a timed game must come within this long, or the game is called off.
+GAME_FIRST_MOVE_SECONDS = env_seconds("GAME_FIRST_MOVE_SECONDS", 30)
+# A process that starts when no other has beaten for this long gives the gap back to running clocks.
+GAME_OUTAGE_AFTER_SECONDS = env_seconds("GAME_OUTAGE_AFTER_SECONDS", 5)
 # A game nobody joins within this long is aborted with the code "expired" (default one day)...
 GAME_EXPIRE_UNJOINED_AFTER_SECONDS = env_seconds("GAME_EXPIRE_UNJOINED_AFTER_SECONDS", 24 * 3600)
 # ...at most this many per sweep of each process, so one sweep stays short after a backlog.

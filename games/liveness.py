@@ -33,6 +33,8 @@ log = logging.getLogger(__name__)
 SERVER_ID = uuid.uuid4().hex[:16]
 _registered = False
 _restore_owed = False  # a restore failed half-way (the database went away): the next beat asks again
+# When no process was serving, as this one found on registering first: (from, to) in ms, or None.
+_outage: tuple[int, int] | None = None
 
 
 def alive_since() -> datetime:
@@ -41,11 +43,25 @@ def alive_since() -> datetime:
 
 
 async def register(again: bool = False) -> None:
-    """Make sure the database knows this process (``again``: it was reaped, so write the row anew)."""
-    global _registered
+    """Make sure the database knows this process (``again``: it was reaped, so write the row anew).
+
+    The first registration also looks for an outage: if the newest heartbeat of any other process
+    is older than ``GAME_OUTAGE_AFTER_SECONDS``, no process was serving from then until now."""
+    global _registered, _outage
     if again or not _registered:
-        await journal.run(store.register_server, SERVER_ID, socket.gethostname(), os.getpid())
+        now = timezone.now()
+        newest = await journal.run(store.register_server, SERVER_ID, socket.gethostname(), os.getpid())
+        first = not _registered and not again
+        if first and newest is not None and (now - newest).total_seconds() > settings.GAME_OUTAGE_AFTER_SECONDS:
+            _outage = (int(newest.timestamp() * 1000), int(now.timestamp() * 1000))
         _registered = True
+
+
+async def outage() -> tuple[int, int] | None:
+    """The outage this process started after, in ms (from the last beat of any process to this one's
+    start), or None; registers first if it has not yet."""
+    await register()
+    return _outage
 
 
 def _on_own_thread(function: Callable) -> Callable:
@@ -78,5 +94,6 @@ async def reap() -> dict[str, store.Presence]:
 
 def reset() -> None:
     """Forget that this process registered (each test starts with an empty database)."""
-    global _registered, _restore_owed
+    global _registered, _restore_owed, _outage
     _registered = _restore_owed = False
+    _outage = None

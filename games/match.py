@@ -11,12 +11,18 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from games import clock as clocks
+from games.clock import Clock, TimeControl
 from games.rules import RULES, IllegalMove, Rules
 
 WAITING, PLAYING, FINISHED, ABORTED = "waiting", "playing", "finished", "aborted"
 # Why a game was aborted, for programs: the ``code`` of its ``aborted`` event (``reason`` says it for people).
-PLAYER, OPERATOR, BOTH_LEFT, EXPIRED = "player", "operator", "both_left", "expired"
+PLAYER, OPERATOR, BOTH_LEFT, EXPIRED, FIRST_MOVE = "player", "operator", "both_left", "expired", "first_move"
 MOVE_ID_MAX_LENGTH = 64
+
+
+class TimeUp(Exception):
+    """The mover's time ran out before its move arrived: the game ends on time instead."""
 
 
 class AlreadyApplied(Exception):
@@ -46,11 +52,13 @@ class Match:
     seq: int = 0
     status: str = WAITING
     seats: frozenset[int] = frozenset()
-    result: str | None = None  # win, draw, resigned, abandoned or aborted, once over
+    result: str | None = None  # win, draw, resigned, abandoned, timeout or aborted, once over
     winner: int | None = None
     move_ids: dict[tuple[int, str], int] = field(default_factory=dict)  # (seat, move ID) -> seq
     rematch_offers: frozenset[int] = frozenset()
     rematch_id: str | None = None
+    clock: Clock | None = None  # None: an untimed game
+    outages: frozenset[int] = frozenset()  # the outages (by their start, in ms) whose time was given back
 
     @property
     def rules(self) -> Rules:
@@ -67,14 +75,21 @@ class Match:
     def name(self, seat: int) -> str:
         return self.rules.seat_names[seat]
 
-    def summary(self) -> dict:
-        """Where the game stands, in the fields every server event repeats."""
+    @property
+    def deadline_ms(self) -> int | None:
+        """When the side to move runs out (or misses its first move); None if no clock runs."""
+        return self.clock.deadline_ms if self.clock is not None and not self.over else None
+
+    def summary(self, now_ms: int | None = None) -> dict:
+        """Where the game stands, in the fields every server event repeats; the clocks as at ``now_ms``."""
+        turn = self.turn
         return {
             "status": self.status,
-            "turn": self.turn,
+            "turn": turn,
             "winner": self.winner,
             "result": self.result,
             "line": [list(cell) for cell in self.rules.outcome(self.board).line],
+            "clock": None if self.clock is None else self.clock.to_json(turn, now_ms),
         }
 
 
@@ -111,14 +126,16 @@ def parse_move_id(payload: dict) -> str | None:
     return move_id
 
 
-def decide_join(match: Match) -> Event:
+def decide_join(match: Match, now_ms: int = 0) -> Event:
+    """Seat 2 taken at ``now_ms``: in a timed game, the first move's limit starts then."""
     _require_live(match)
     if 2 in match.seats:
         raise IllegalMove("seat_taken", "Both seats are taken; you can watch.")
-    return Event(seq=match.seq + 1, kind="joined", seat=2)
+    return Event(seq=match.seq + 1, kind="joined", seat=2, data={"at": now_ms} if match.clock else {})
 
 
-def decide_move(match: Match, seat: int | None, payload: dict) -> Event:
+def decide_move(match: Match, seat: int | None, payload: dict, now_ms: int = 0) -> Event:
+    """A move received at ``now_ms``; in a timed game, TimeUp if the mover's time had run out."""
     seat = _require_player(seat)
     column = match.rules.parse_move(payload)
     move_id = parse_move_id(payload)
@@ -130,7 +147,44 @@ def decide_move(match: Match, seat: int | None, payload: dict) -> Event:
     _, details = match.rules.apply(match.board, seat, column)
     if move_id is not None:
         details["move_id"] = move_id
+    if match.clock is not None:
+        if match.clock.expired(now_ms):
+            raise TimeUp()
+        details["at"] = now_ms
+        details["clocks"] = list(clocks.charge(match.clock, seat, now_ms))
     return Event(seq=match.seq + 1, kind="move", seat=seat, data=details)
+
+
+def decide_flag(match: Match, now_ms: int) -> Event:
+    """The side to move's time is up: it loses on time, or, on a first move, the game is called off."""
+    _require_live(match)
+    if match.clock is None or match.status != PLAYING:
+        raise IllegalMove("untimed" if match.clock is None else "not_started", "No clock is running.")
+    if not match.clock.expired(now_ms):
+        raise IllegalMove("time_left", "The player still has time.")
+    seat = match.turn
+    if match.clock.first_move:
+        reason = f"{match.name(seat)} did not make a first move in time."
+        return decide_abort(match, reason, FIRST_MOVE)
+    return Event(seq=match.seq + 1, kind="timeout", seat=seat, data={"at": now_ms})
+
+
+def decide_give_back(match: Match, outage_from_ms: int, outage_to_ms: int) -> Event:
+    """Give the side to move the part of an outage (no server serving) that its clock ran through.
+    Each outage is given back once, however many processes find it."""
+    _require_live(match)
+    if match.clock is None or match.clock.deadline_ms is None:
+        raise IllegalMove("untimed", "No clock is running.")
+    if outage_from_ms in match.outages:
+        raise IllegalMove("already_given_back", "That outage has been given back already.")
+    seat = match.turn
+    started = match.clock.turn_started_ms(seat)
+    credit = outage_to_ms - max(outage_from_ms, started)
+    if credit <= 0:
+        raise IllegalMove("nothing_to_give_back", "The clock did not run during that outage.")
+    given = {"1": 0, "2": 0, str(seat): credit}
+    data = {"at": outage_to_ms, "outage_from": outage_from_ms, "given_back_ms": given}
+    return Event(seq=match.seq + 1, kind="clock_credit", data=data)
 
 
 def decide_resign(match: Match, seat: int | None) -> Event:
@@ -189,8 +243,18 @@ def decide_rematch(match: Match, seat: int | None, new_game_id: str) -> Event:
 # ----- Applying: fold an event into the state --------------------------------
 
 
-def _finished(match: Match, seq: int, result: str, winner: int | None) -> Match:
-    return replace(match, seq=seq, status=FINISHED, result=result, winner=winner)
+def _finished(match: Match, seq: int, result: str, winner: int | None, flagged: int | None = None) -> Match:
+    clock = None if match.clock is None else clocks.stop(match.clock, flagged)
+    return replace(match, seq=seq, status=FINISHED, result=result, winner=winner, clock=clock)
+
+
+def _after_move(match: Match, event: Event) -> Clock | None:
+    """The clock once this move is in: the mover's time as the event recorded it, the next seat's running."""
+    if match.clock is None:
+        return None
+    remaining = tuple(event.data["clocks"])
+    first = match.rules.moves_made(match.board) < 2  # the next seat has not moved yet
+    return clocks.after_move(match.clock, remaining, match.turn, event.data["at"], first)
 
 
 def apply_event(match: Match, event: Event) -> Match:
@@ -198,30 +262,46 @@ def apply_event(match: Match, event: Event) -> Match:
         raise ValueError(f"event {event.seq} does not follow {match.seq}")
     kind, seat, seq = event.kind, event.seat, event.seq
     if kind == "created":
-        return replace(match, seq=seq, seats=frozenset({1}))
+        control = event.data.get("clock")
+        clock = None if control is None else clocks.new_clock(TimeControl.from_data(control))
+        return replace(match, seq=seq, seats=frozenset({1}), clock=clock)
     if kind == "joined":
-        return replace(match, seq=seq, seats=match.seats | {2}, status=PLAYING)
+        clock = None if match.clock is None else clocks.start(match.clock, event.data["at"])
+        return replace(match, seq=seq, seats=match.seats | {2}, status=PLAYING, clock=clock)
     if kind == "move":
         board, _ = match.rules.apply(match.board, seat, event.data["column"])
         move_ids = match.move_ids
         if "move_id" in event.data:
             move_ids = {**move_ids, (seat, event.data["move_id"]): seq}
         match = replace(match, seq=seq, board=board, move_ids=move_ids)
+        match = replace(match, clock=_after_move(match, event))
         outcome = match.rules.outcome(board)
         if outcome.finished:
             return _finished(match, seq, "win" if outcome.winner else "draw", outcome.winner)
         return match
+    if kind == "timeout":
+        return _finished(match, seq, "timeout", other(seat), flagged=seat)
+    if kind == "clock_credit":
+        credit = sum(event.data["given_back_ms"].values())
+        outages = match.outages | {event.data["outage_from"]}
+        return replace(match, seq=seq, clock=clocks.give_back(match.clock, credit), outages=outages)
     if kind == "resigned":
         return _finished(match, seq, "resigned", other(seat))
     if kind == "abandoned":
         return _finished(match, seq, "abandoned", other(seat))
     if kind == "aborted":
-        return replace(match, seq=seq, status=ABORTED, result="aborted")
+        clock = None if match.clock is None else clocks.stop(match.clock)
+        return replace(match, seq=seq, status=ABORTED, result="aborted", clock=clock)
     if kind == "rematch_offered":
         return replace(match, seq=seq, rematch_offers=match.rematch_offers | {seat})
     if kind == "rematch":
         return replace(match, seq=seq, rematch_offers=frozenset({1, 2}), rematch_id=event.data["game_id"])
     raise ValueError(f"unknown event kind {kind!r}")
+
+
+def created_data(control: TimeControl | None) -> dict:
+    """The ``created`` event's fields: the time control, if the game has one."""
+    return {} if control is None else {"clock": control.to_data()}
 
 
 def replay(kind: str, events: list[Event]) -> Match:
@@ -244,7 +324,7 @@ def replay_with_history(kind: str, events: list[Event]) -> tuple[Match, list[dic
 def public_event(event: Event, after: Match) -> dict:
     """The event as clients see it: what happened, plus where the game stands after it."""
     message = {"type": event.kind, "seq": event.seq, "seat": event.seat, **event.data}
-    message.update(after.summary())
+    message.update(after.summary(event.data.get("at")))
     return message
 
 
@@ -255,12 +335,12 @@ def abort_code(match: Match, history: list[dict]) -> str | None:
     return next((event.get("code") for event in reversed(history) if event["type"] == "aborted"), None)
 
 
-def snapshot(match: Match, history: list[dict]) -> dict:
-    """The whole current state, for a client that arrives or falls too far behind."""
+def snapshot(match: Match, history: list[dict], now_ms: int | None = None) -> dict:
+    """The whole current state, for a client that arrives or falls too far behind; the clocks as at ``now_ms``."""
     return {
         "kind": match.kind,
         "seq": match.seq,
-        **match.summary(),
+        **match.summary(now_ms),
         "rematch_offers": sorted(match.rematch_offers),
         "rematch_id": match.rematch_id,
         "abort_code": abort_code(match, history),

@@ -46,7 +46,7 @@ if MULTIPROCESS:  # each metric opens its file here as it is defined
 
 # Seconds: a commit or a move takes about a millisecond when all is well.
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
-RESULTS = ("win", "draw", "resigned", "abandoned", "aborted")
+RESULTS = ("win", "draw", "resigned", "abandoned", "timeout", "aborted")
 
 OPEN_SOCKETS = Gauge("game_open_sockets", "WebSocket connections attached to a game.", multiprocess_mode="livesum")
 GAMES_IN_MEMORY = Gauge(

@@ -23,6 +23,7 @@ class Game(models.Model):
         DRAW = "draw", "Draw"
         RESIGNED = "resigned", "Resigned"
         ABANDONED = "abandoned", "Abandoned"
+        TIMEOUT = "timeout", "On time"
         ABORTED = "aborted", "Aborted"
 
     id = models.CharField(primary_key=True, max_length=16, default=new_game_id, editable=False)
@@ -33,6 +34,11 @@ class Game(models.Model):
     # The sequence number of the newest event: the database's arbiter when two
     # processes race to append to the same game.
     seq = models.PositiveIntegerField(default=0)
+    # The time control's name ("3+2"), or blank for an untimed game; the log's created event has it all.
+    time_control = models.CharField(max_length=16, blank=True, default="")
+    # When the side to move runs out of time (or misses its first move): stored with every
+    # event, so whichever process sweeps first can end the game on time, even after a crash.
+    clock_deadline = models.DateTimeField(null=True, blank=True)
     seat1_token_hash = models.CharField(max_length=64, blank=True, editable=False)
     seat2_token_hash = models.CharField(max_length=64, blank=True, editable=False)
     # When each seat's last connection went away (None while connected). Stored, so
@@ -56,6 +62,8 @@ class Game(models.Model):
             models.Index(fields=["status", "seat2_away_since"], name="game_seat2_away"),
             # The sweeper's search for games nobody joined in time, and the purge's for old aborted ones.
             models.Index(fields=["status", "created_at"], name="game_status_created"),
+            # The sweeper's search for clocks that ran out.
+            models.Index(fields=["status", "clock_deadline"], name="game_clock_deadline"),
         ]
 
     def __str__(self):
@@ -76,6 +84,8 @@ class GameEvent(models.Model):
         RESIGNED = "resigned", "Resigned"
         ABANDONED = "abandoned", "Abandoned"
         ABORTED = "aborted", "Aborted"
+        TIMEOUT = "timeout", "Lost on time"
+        CLOCK_CREDIT = "clock_credit", "Time given back"
         REMATCH_OFFERED = "rematch_offered", "Rematch offered"
         REMATCH = "rematch", "Rematch agreed"
 

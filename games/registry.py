@@ -26,6 +26,7 @@ calls it: the games they work on are passed to them.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import math
 import time
@@ -38,6 +39,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from games import journal, liveness, metrics, presence, store
+from games.clock import TimeControl
 from games.identity import group_name, hash_token, new_game_id, new_seat_token, token_matches
 from games.match import (
     BOTH_LEFT,
@@ -45,10 +47,13 @@ from games.match import (
     AlreadyApplied,
     Event,
     Match,
+    TimeUp,
     apply_event,
     decide_abandon,
     decide_abort,
     decide_expire,
+    decide_flag,
+    decide_give_back,
     decide_join,
     decide_move,
     decide_player_abort,
@@ -71,8 +76,17 @@ REPLAY_LIMIT = 100
 LINGER_SECONDS = 5.0
 
 
+# A flag is raised this long after the deadline, so the timer never fires a hair too early.
+FLAG_MARGIN_SECONDS = 0.002
+
+
 class UnknownGame(Exception):
     """No game has this ID."""
+
+
+def now_ms() -> int:
+    """The server's time as clocks count it: milliseconds since the epoch, the same on every process."""
+    return time.time_ns() // 1_000_000
 
 
 def _seconds_left(since: datetime | None, after: float, now: datetime) -> float | None:
@@ -95,6 +109,7 @@ class LiveGame:
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     unsent: bool = False  # a broadcast from here failed: the next heal nudges this game's sockets
     players_sent: tuple[bool, bool] | None = None  # seats present in the last presence broadcast from here
+    flag_timer: asyncio.TimerHandle | None = None  # ends the game on time when the side to move runs out
 
     @property
     def presence_version(self) -> int:
@@ -136,7 +151,7 @@ class LiveGame:
             "game_id": self.id,
             "seat": seat,
             "role": "spectator" if seat is None else "player",
-            "game": snapshot(self.match, self.history),
+            "game": snapshot(self.match, self.history, now_ms()),
             "events": self.history[last_seq:] if complete else [],
             "complete": complete,
             "presence": self.presence(),
@@ -157,6 +172,7 @@ async def _load(game_id: str) -> LiveGame | None:
     )
     _games[game_id] = live
     metrics.GAMES_IN_MEMORY.inc()
+    _watch_clock(live)
     return live
 
 
@@ -188,6 +204,7 @@ def _release(live: LiveGame) -> None:
     if not live.sockets and not live.lock.locked() and _games.get(live.id) is live:
         del _games[live.id]
         metrics.GAMES_IN_MEMORY.dec()
+        _stop_clock(live)  # the sweeper of any process flags it from the database
 
 
 def _release_soon(live: LiveGame) -> None:
@@ -209,6 +226,8 @@ def _fold(live: LiveGame, events: list[Event], token_hashes: dict[int, str] | No
     for event in events:
         live.match = apply_event(live.match, event)
         live.history.append(public_event(event, live.match))
+    if events:
+        _watch_clock(live)
 
 
 async def refresh(live: LiveGame) -> None:
@@ -229,6 +248,7 @@ async def observe(live: LiveGame, message: dict) -> None:
         if seq == live.match.seq + 1 and event.kind != "joined":
             live.match = apply_event(live.match, event)
             live.history.append(message["event"])
+            _watch_clock(live)
         else:  # a message was lost or overtaken, or a token hash arrived: the database has it all
             try:
                 await _catch_up(live)
@@ -303,12 +323,13 @@ async def _act(
                     live.unsent = True  # committed after all? Then the next heal tells the sockets here.
                     raise
                 before, live.match = live.match, after
+                _watch_clock(live)
                 if event.kind == "joined":
                     live.token_hashes[2] = token_hash
                 message = public_event(event, after)
                 live.history.append(message)
                 raw = [event.seq, event.kind, event.seat, event.data]
-                if received is not None:
+                if received is not None and event.kind == "move":
                     metrics.MOVE_SECONDS.observe(time.perf_counter() - received)
                 _count(event, before, after)
                 await _broadcast(live.id, {"type": "game.event", "event": message, "raw": raw})
@@ -334,12 +355,97 @@ def _count(event: Event, before: Match, after: Match) -> None:
         metrics.game_finished(after.result)
 
 
+# ----- Clocks -------------------------------------------------------------------
+
+
+def _stop_clock(live: LiveGame) -> None:
+    if live.flag_timer is not None:
+        live.flag_timer.cancel()
+        live.flag_timer = None
+
+
+def _watch_clock(live: LiveGame) -> None:
+    """Set the game's timer for its side to move's deadline (after every change of its state), so the
+    flag falls by itself, with nobody sending anything. Every process holding the game sets one; the
+    conditional append lets the first end it, the others are refused."""
+    _stop_clock(live)
+    deadline = live.match.deadline_ms
+    if deadline is None:
+        return
+    delay = max(0.0, deadline / 1000 - time.time()) + FLAG_MARGIN_SECONDS
+    live.flag_timer = asyncio.get_running_loop().call_later(delay, _flag_soon, live.id)
+
+
+_flagging: set[asyncio.Task] = set()  # timers' flags under way (the loop keeps only weak references)
+
+
+def _flag_soon(game_id: str) -> None:
+    task = asyncio.ensure_future(_flag_quietly(game_id))
+    _flagging.add(task)
+    task.add_done_callback(_flagging.discard)
+
+
+async def _flag_quietly(game_id: str) -> None:
+    """The timer's flag: refused if a move or another process got there first, and retried by the
+    sweeper if the database failed."""
+    try:
+        await flag(game_id)
+    except (IllegalMove, UnknownGame):
+        pass
+    except store.DATABASE_ERRORS as error:
+        log.warning("ending game %s on time failed, the sweeper tries again: %s", game_id, error)
+
+
+_clocks_checked = False  # this process has given back the outage it started after (if any)
+_checking: asyncio.Task | None = None
+
+
+async def clocks_ready() -> None:
+    """Before this process ends any game on time or takes any move: if it started after an outage
+    (no process serving), every running clock gets that time back, once. Shared by all callers;
+    retried by the next caller if the database failed."""
+    global _checking
+    if _clocks_checked:
+        return
+    if _checking is None or (_checking.done() and _checking.exception() is not None):
+        _checking = asyncio.ensure_future(_give_back_outage())
+    await asyncio.shield(_checking)
+
+
+async def _give_back_outage() -> None:
+    global _clocks_checked
+    outage = await liveness.outage()
+    if outage is not None:
+        game_ids = await journal.run(store.clocks_running)
+        log.warning(
+            "no server was serving for %.1f s: giving it back to %d running clock(s)",
+            (outage[1] - outage[0]) / 1000,
+            len(game_ids),
+        )
+        for game_id in game_ids:
+            # Refused if the clock did not run then, or another process gave it back first.
+            with contextlib.suppress(IllegalMove, UnknownGame):
+                await give_back(game_id, *outage)
+    _clocks_checked = True
+
+
+async def flag(game_id: str) -> dict:
+    """End the game on time if the side to move has run out (refused with ``time_left`` if not)."""
+    await clocks_ready()
+    return await _act(game_id, lambda live: decide_flag(live.match, now_ms()))
+
+
+async def give_back(game_id: str, outage_from_ms: int, outage_to_ms: int) -> dict:
+    """Return to the side to move the time its clock ran while no server was serving (once per outage)."""
+    return await _act(game_id, lambda live: decide_give_back(live.match, outage_from_ms, outage_to_ms))
+
+
 # ----- Actions ----------------------------------------------------------------
 
 
-async def create_game(kind: str = "connect4") -> tuple[str, str]:
-    """A new game with seat 1 taken: its ID and seat 1's token."""
-    created = await journal.run(store.create_game, kind)
+async def create_game(kind: str = "connect4", control: TimeControl | None = None) -> tuple[str, str]:
+    """A new game with seat 1 taken (timed by ``control``): its ID and seat 1's token."""
+    created = await journal.run(store.create_game, kind, control)
     metrics.GAMES_CREATED.inc()
     return created
 
@@ -357,7 +463,7 @@ async def join(game_id: str, token: str | None = None) -> tuple[int, str, dict]:
         if token_matches(token, live.token_hashes.get(2, "")):
             joined = next(event for event in live.history if event["type"] == "joined")
             raise AlreadyApplied(joined["seq"])
-        return decide_join(live.match)
+        return decide_join(live.match, now_ms())
 
     try:
         return 2, token, await _act(game_id, decide, token_hash=hash_token(token))
@@ -366,8 +472,26 @@ async def join(game_id: str, token: str | None = None) -> tuple[int, str, dict]:
 
 
 async def move(game_id: str, seat: int | None, payload: dict) -> dict:
-    """Drop a disc. A move ID already in the log raises AlreadyApplied instead of playing twice."""
-    return await _act(game_id, lambda live: decide_move(live.match, seat, payload), received=time.perf_counter())
+    """Drop a disc. A move ID already in the log raises AlreadyApplied instead of playing twice.
+
+    In a timed game the move counts as received now; if the mover's time had already run out,
+    the game ends on time instead and the mover is told ``out_of_time``."""
+    received, received_ms, flagged = time.perf_counter(), now_ms(), False
+    await clocks_ready()
+
+    def decide(live: LiveGame) -> Event:
+        nonlocal flagged
+        flagged = False
+        try:
+            return decide_move(live.match, seat, payload, received_ms)
+        except TimeUp:
+            flagged = True
+            return decide_flag(live.match, received_ms)
+
+    event = await _act(game_id, decide, received=received)
+    if flagged:
+        raise IllegalMove("out_of_time", "Your time ran out before your move arrived; the game is over.")
+    return event
 
 
 async def resign(game_id: str, seat: int | None) -> dict:
@@ -444,7 +568,9 @@ async def rematch(game_id: str, seat: int | None) -> dict:
     def create(live: LiveGame, event: Event) -> Callable[[], None] | None:
         if event.kind != "rematch":
             return None
-        return lambda: store.create_rematch(live.id, new_id, live.match.kind, dict(live.token_hashes))
+        control = live.match.clock.control if live.match.clock is not None else None
+        hashes = dict(live.token_hashes)
+        return lambda: store.create_rematch(live.id, new_id, live.match.kind, hashes, control, now_ms())
 
     return await _act(game_id, lambda live: decide_rematch(live.match, seat, new_id), also=create)
 
@@ -532,6 +658,10 @@ async def reap_dead_servers() -> None:
 
 def reset() -> None:
     """Forget every live game (tests start from an empty meeting point)."""
+    global _clocks_checked, _checking
+    for live in _games.values():
+        _stop_clock(live)
+    _clocks_checked, _checking = False, None
     _games.clear()
     _loading.clear()
     metrics.GAMES_IN_MEMORY.set(0)

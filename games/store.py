@@ -14,11 +14,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from django.db import DatabaseError, Error, IntegrityError, connection, transaction
+from django.db import DatabaseError, Error, IntegrityError, connection, models, transaction
 from django.utils import timezone
 
+from games.clock import TimeControl
 from games.identity import hash_token, new_game_id, new_seat_token
-from games.match import PLAYING, WAITING, Event, Match, new_match, replay_with_history
+from games.match import PLAYING, WAITING, Event, Match, created_data, new_match, replay_with_history
 from games.models import Connection, Game, GameEvent, Server
 
 # What the database raises when it could not do what was asked: Django's ``Error`` and all
@@ -121,6 +122,10 @@ def _json_from_db(value) -> dict:
     return value if isinstance(value, dict) else json.loads(value)
 
 
+def _from_ms(moment_ms: int | None) -> datetime | None:
+    return None if moment_ms is None else datetime.fromtimestamp(moment_ms / 1000, UTC)
+
+
 def _from_db(moment: datetime | None) -> datetime | None:
     """SQLite hands back naive UTC datetimes, PostgreSQL aware ones."""
     if moment is None or moment.tzinfo is not None:
@@ -132,6 +137,7 @@ def _from_db(moment: datetime | None) -> datetime | None:
 _NEW_GAME_COLUMNS = (
     "id",
     "kind",
+    "time_control",
     "status",
     "result",
     "seq",
@@ -145,9 +151,11 @@ _NEW_GAME_COLUMN_LIST = ", ".join(_NEW_GAME_COLUMNS)
 _NEW_GAME_PLACEHOLDERS = ", ".join(["%s"] * len(_NEW_GAME_COLUMNS))
 
 
-def create_game(kind: str = "connect4") -> tuple[str, str]:
-    """Create a game with seat 1 taken; return its ID and seat 1's token."""
+def create_game(kind: str = "connect4", control: TimeControl | None = None) -> tuple[str, str]:
+    """Create a game with seat 1 taken (timed by ``control``, if given); return its ID and seat 1's token."""
     start = new_match(kind)  # refuses unknown kinds before anything is written
+    created = Event(seq=1, kind="created", seat=1, data=created_data(control))
+    tc_name = control.name if control else ""
     token = new_seat_token()
     for _ in range(5):
         game_id, now = new_game_id(), _to_db(timezone.now())
@@ -156,9 +164,9 @@ def create_game(kind: str = "connect4") -> tuple[str, str]:
                 [
                     (
                         f"INSERT INTO {_GAME} ({_NEW_GAME_COLUMN_LIST}) VALUES ({_NEW_GAME_PLACEHOLDERS})",
-                        [game_id, kind, WAITING, "", 1, hash_token(token), "", 0, now, now],
+                        [game_id, kind, tc_name, WAITING, "", 1, hash_token(token), "", 0, now, now],
                     ),
-                    _insert_event_statement([Append(game_id, Event(seq=1, kind="created", seat=1), start)], now),
+                    _insert_event_statement([Append(game_id, created, start)], now),
                 ]
             )
             return game_id, token
@@ -167,11 +175,21 @@ def create_game(kind: str = "connect4") -> tuple[str, str]:
     raise RuntimeError("could not draw a free game ID")
 
 
-def create_rematch(old_id: str, new_id: str, kind: str, token_hashes: dict[int, str]) -> None:
-    """The rematch: both seats taken, colours swapped, so the same tokens work and the other player starts."""
+def create_rematch(
+    old_id: str, new_id: str, kind: str, token_hashes: dict[int, str], control: TimeControl | None, now_ms: int
+) -> None:
+    """The rematch: both seats taken, colours swapped, so the same tokens work and the other player
+    starts; the same time control, its first move's limit running from ``now_ms``."""
+    events = [
+        Event(seq=1, kind="created", seat=1, data=created_data(control)),
+        Event(seq=2, kind="joined", seat=2, data={"at": now_ms} if control else {}),
+    ]
+    after = replay_with_history(kind, events)[0]
     game = Game.objects.create(
         id=new_id,
         kind=kind,
+        time_control=control.name if control else "",
+        clock_deadline=_from_ms(after.deadline_ms),
         seq=2,
         status=PLAYING,
         seat1_token_hash=token_hashes[2],
@@ -179,7 +197,7 @@ def create_rematch(old_id: str, new_id: str, kind: str, token_hashes: dict[int, 
         rematch_of_id=old_id,
     )
     GameEvent.objects.bulk_create(
-        [GameEvent(game=game, seq=1, kind="created", seat=1), GameEvent(game=game, seq=2, kind="joined", seat=2)]
+        [GameEvent(game=game, seq=e.seq, kind=e.kind, seat=e.seat, data=e.data) for e in events]
     )
 
 
@@ -251,6 +269,8 @@ class Append:
         """The game's columns this event changes, ready for the database."""
         now = _to_db(timezone.now())
         fields = {"seq": self.event.seq, "status": self.after.status, "updated_at": now}
+        if self.after.clock is not None:
+            fields["clock_deadline"] = _to_db(_from_ms(self.after.deadline_ms))
         if self.after.over:
             fields.update(result=self.after.result, winner=self.after.winner, finished_at=now)
         if self.event.kind == "joined":
@@ -379,6 +399,17 @@ def unjoined_before(cutoff: datetime, limit: int) -> list[str]:
     oldest first (the index on status and created_at finds them)."""
     rows = Game.objects.filter(status=WAITING, created_at__lt=cutoff).order_by("created_at")
     return list(rows.values_list("id", flat=True)[:limit])
+
+
+def clocks_run_out(now: datetime, limit: int) -> list[str]:
+    """Up to ``limit`` games in play whose side to move ran out of time before ``now``, most overdue first."""
+    rows = Game.objects.filter(status=PLAYING, clock_deadline__lt=now).order_by("clock_deadline")
+    return list(rows.values_list("id", flat=True)[:limit])
+
+
+def clocks_running() -> list[str]:
+    """Every game in play whose clock is running (what an outage is given back to)."""
+    return list(Game.objects.filter(status=PLAYING, clock_deadline__isnull=False).values_list("id", flat=True))
 
 
 def read_game(game_id: str) -> tuple[Game, Match, list[dict]] | None:
@@ -522,8 +553,12 @@ def disconnect(
     return _change_presence(game_id, alive_since, before=(forget,), left_at=left_at)
 
 
-def register_server(server_id: str, host: str, pid: int) -> None:
+def register_server(server_id: str, host: str, pid: int) -> datetime | None:
+    """Write this process's row; return the newest heartbeat of any other process as it stood before
+    (None if there is none): how long nobody was serving, if every process had stopped."""
+    newest = Server.objects.exclude(pk=server_id).aggregate(newest=models.Max("seen_at"))["newest"]
     Server.objects.update_or_create(id=server_id, defaults={"host": host, "pid": pid, "seen_at": timezone.now()})
+    return newest
 
 
 def heartbeat(server_id: str) -> bool:

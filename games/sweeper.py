@@ -1,5 +1,5 @@
 """The per-process timer: heartbeats, unrecorded presence, missed broadcasts, dead processes, idle
-sockets, abandoned games, games nobody joined.
+sockets, clocks run out, abandoned games, games nobody joined.
 
 One asyncio task per server process, started with the first connection. Its
 heartbeat keeps this process's connections counted; a process that stops beating
@@ -46,6 +46,8 @@ def stop() -> None:
 
 
 async def _run() -> None:
+    with contextlib.suppress(Exception):  # the first sweep tries again
+        await registry.clocks_ready()  # before any clock is read: an outage's time given back
     while True:
         await asyncio.sleep(settings.GAME_SWEEP_INTERVAL_SECONDS)
         await limits.beat()  # Redis, not the database: before anything the database could stop
@@ -56,6 +58,7 @@ async def _run() -> None:
             await registry.heal()
             await registry.reap_dead_servers()
             await close_idle_sockets()
+            await flag_run_out_clocks()
             await forfeit_abandoned_games()
             await expire_unjoined_games()
         except store.DATABASE_ERRORS as error:  # down for now: the next sweep tries again
@@ -73,6 +76,17 @@ async def close_idle_sockets() -> None:
             if last_heard < cutoff:
                 live.sockets[channel_name] = float("inf")  # asked once is enough
                 await layer.send(channel_name, {"type": "socket.idle"})
+
+
+async def flag_run_out_clocks() -> None:
+    """End on time the games whose clock ran out that no process ended itself (nobody holds them, or
+    the holder died, its timer's append failed): a bounded batch per sweep. A game's own timer fires
+    at its deadline, so only those overdue by half a sweep are taken here."""
+    await registry.clocks_ready()
+    cutoff = timezone.now() - timedelta(seconds=settings.GAME_SWEEP_INTERVAL_SECONDS / 2)
+    for game_id in await database_sync_to_async(store.clocks_run_out)(cutoff, settings.GAME_EXPIRE_BATCH):
+        with contextlib.suppress(IllegalMove, registry.UnknownGame):  # a move or another process got there first
+            await registry.flag(game_id)
 
 
 async def forfeit_abandoned_games() -> None:
