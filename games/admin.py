@@ -49,11 +49,17 @@ class LiveFilter(admin.SimpleListFilter):
         return queryset
 
 
+def _clock_text(ms: int) -> str:
+    minutes, seconds = divmod(ms / 1000, 60)
+    return f"{int(minutes)}:{seconds:04.1f}"
+
+
 @admin.register(Game)
 class GameAdmin(admin.ModelAdmin):
     list_display = (
         "id",
         "kind",
+        "time_control_name",
         "status",
         "result",
         "abort_reason",
@@ -63,7 +69,7 @@ class GameAdmin(admin.ModelAdmin):
         "created_at",
         "updated_at",
     )
-    list_filter = (LiveFilter, "status", "result", "kind", "created_at")
+    list_filter = (LiveFilter, "status", "result", "kind", "time_control", "created_at")
     search_fields = ("id",)
     date_hierarchy = "created_at"
     ordering = ("-created_at",)
@@ -76,6 +82,8 @@ class GameAdmin(admin.ModelAdmin):
         "winner",
         "seq",
         "connected",
+        "time_control_name",
+        "clocks",
         "board",
         "created_at",
         "updated_at",
@@ -125,6 +133,27 @@ class GameAdmin(admin.ModelAdmin):
             "<div>{} on {}</div>",
             (("spectator" if row.seat is None else f"seat {row.seat}", row.server) for row in rows),
         )
+
+    @admin.display(description="Time control", ordering="time_control")
+    def time_control_name(self, game):
+        return game.time_control or "untimed"
+
+    @admin.display(description="Clocks")
+    def clocks(self, game):
+        """Both clocks as they stand now, and when the side to move runs out."""
+        read = store.read_game(game.id)
+        if read is None or read[1].clock is None:
+            return "-"
+        _, match, _ = read
+        clock = match.clock.to_json(match.turn, registry.now_ms())
+        parts = [f"{match.name(seat)} {_clock_text(clock['remaining'][str(seat)])}" for seat in (1, 2)]
+        if clock["first_move_in"] is not None:
+            parts.append(f"{match.name(match.turn)} must move within {clock['first_move_in'] / 1000:.1f} s")
+        elif clock["running"]:
+            parts.append(f"{match.name(clock['running'])}'s clock is running")
+        if game.clock_deadline:
+            parts.append(f"deadline {game.clock_deadline:%Y-%m-%d %H:%M:%S.%f} UTC")
+        return "; ".join(parts)
 
     @admin.display(description="Board")
     def board(self, game):

@@ -8,6 +8,7 @@ import json
 
 import segno
 from asgiref.sync import sync_to_async
+from django.conf import settings
 from django.contrib import messages
 from django.http import Http404, HttpRequest, JsonResponse
 from django.shortcuts import redirect, render
@@ -18,6 +19,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
 from games import journal, limits, readiness, registry, store
+from games.clock import BadTimeControl, TimeControl, parse_time_control
 from games.identity import is_game_id, normalize_game_id, token_matches
 from games.match import snapshot
 from games.models import Game
@@ -94,6 +96,11 @@ def _rate_limited(action: str, seconds: int) -> JsonResponse:
 # ----- Pages ------------------------------------------------------------------
 
 
+def _time_control(name) -> TimeControl | None:
+    """The chosen preset (None: untimed), with the first move's limit as configured."""
+    return parse_time_control(name, settings.GAME_FIRST_MOVE_SECONDS)
+
+
 @require_GET
 async def home(request):
     return render(request, "games/home.html")
@@ -107,7 +114,11 @@ async def create(request):
         response = render(request, "games/home.html", context, status=429)
         response["Retry-After"] = str(wait)
         return response
-    game_id, token = await registry.create_game()
+    try:
+        control = _time_control(request.POST.get("time_control"))
+    except BadTimeControl as refusal:
+        return render(request, "games/home.html", {"notice": str(refusal)}, status=400)
+    game_id, token = await registry.create_game(control=control)
     await _remember_seat(request, game_id, token)
     return redirect("game", game_id=game_id)
 
@@ -202,9 +213,13 @@ async def api_create(request):
     kind = body.get("kind", "connect4") if isinstance(body, dict) else None
     if kind not in RULES:
         return _api_error(400, "bad_field", f"'kind' must be one of: {', '.join(RULES)}.")
+    try:
+        control = _time_control(body.get("time_control"))
+    except BadTimeControl as refusal:
+        return _api_error(400, "bad_field", str(refusal))
     if wait := await _refused(request, limits.CREATE):
         return _rate_limited(limits.CREATE, wait)
-    game_id, token = await registry.create_game(kind)
+    game_id, token = await registry.create_game(kind, control)
     return JsonResponse({"id": game_id, "seat": 1, "token": token, **_urls(request, game_id)}, status=201)
 
 
@@ -235,7 +250,7 @@ async def api_game(request, game_id):
     return JsonResponse(
         {
             "id": game.id,
-            **snapshot(match, history),
+            **snapshot(match, history, registry.now_ms()),
             "created_at": game.created_at.isoformat(),
             "finished_at": game.finished_at.isoformat() if game.finished_at else None,
             **_urls(request, game.id),
