@@ -9,6 +9,7 @@
 // actions below; new features add a module and a few lines of wiring here.
 
 import { createBoard } from './board.js';
+import { createClocks } from './clocks.js';
 import { createPanels } from './panels.js';
 import { GameClient, fetchEvents, gamePath } from './protocol.js';
 import {
@@ -17,20 +18,24 @@ import {
   applyPresence,
   applyWelcome,
   awayNews,
+  clockNews,
+  clockTimes,
   createState,
   moveRefusal,
 } from './state.js';
-import { SAYINGS, WATCHING_BECAUSE, connectionNotice, newsText, refusalText } from './words.js';
+import { ERRORS, SAYINGS, WATCHING_BECAUSE, connectionNotice, newsText, refusalText } from './words.js';
 
 const LOST_ANNOUNCE_AFTER_MS = 2000; // a blip that heals at once is not worth announcing
 const REMATCH_DELAY_MS = 900; // long enough to read "Starting the rematch…"
 const TICK_MS = 500;
+const CLOCK_TICK_MS = 100; // a running clock shows tenths under ten seconds
 
 const config = JSON.parse(document.getElementById('client-config').textContent);
 
 const state = createState({ seat: config.seat ?? null, status: document.body.dataset.status || 'waiting' });
 const board = createBoard(document.getElementById('board'), state, { onPlay: play });
 const panels = createPanels(state, { gameId: config.gameId, inviteUrl: config.inviteUrl, onAction: act });
+const clocks = createClocks(state);
 const client = new GameClient(socketUrl(), {
   token: config.token || null,
   welcome: onWelcome,
@@ -48,6 +53,7 @@ function socketUrl() {
 function render() {
   board.render();
   panels.render();
+  clocks.render();
 }
 
 // Say the news of a fold; a player whose opponent came back also gets a notice.
@@ -121,7 +127,7 @@ function onError(message) {
     render();
     return;
   }
-  const text = message.message || SAYINGS.refused;
+  const text = ERRORS[message.code] || message.message || SAYINGS.refused;
   panels.notify(text);
   panels.announce(text);
   render();
@@ -223,6 +229,15 @@ document.addEventListener('visibilitychange', () => {
   if (document.visibilityState === 'visible') client.reconnectNow();
 });
 setInterval(tick, TICK_MS);
+
+// Every tenth of a second while a clock runs: count it down from the server's latest figure,
+// and say once when it runs low. The server's timeout (or abort) ends the game, never we.
+function clockTick() {
+  if (!clockTimes(state)?.running) return;
+  say(clockNews(state));
+  clocks.render();
+}
+setInterval(clockTick, CLOCK_TICK_MS);
 
 render();
 client.start();

@@ -23,7 +23,18 @@ const CLOSE_IDLE = 4408;
 const CLOSE_RATE_LIMITED = 4429;
 const CLOSE_TOO_MANY_SOCKETS = 4430;
 
-const EVENTS = new Set(['created', 'joined', 'move', 'resigned', 'abandoned', 'aborted', 'rematch_offered', 'rematch']);
+const EVENTS = new Set([
+  'created',
+  'joined',
+  'move',
+  'resigned',
+  'abandoned',
+  'timeout',
+  'clock_credit',
+  'aborted',
+  'rematch_offered',
+  'rematch',
+]);
 const gameOver = (status) => status === 'finished' || status === 'aborted';
 
 // Paths of the HTTP side.

@@ -12,6 +12,7 @@ export const OVER = new Set(['finished', 'aborted']);
 
 const AWAY_SHOW_AFTER_MS = 1500; // a quick reload is not worth a banner
 const CLAIM_MARGIN_MS = 250; // our clock and the server's differ a little: do not offer the claim too early
+export const LOW_TIME_MS = 10000; // under this, a clock shows tenths and warns
 
 export const otherSeat = (seat) => 3 - seat;
 const emptyBoard = () => Array.from({ length: ROWS }, () => Array(COLUMNS).fill(0));
@@ -42,6 +43,11 @@ export function createState({ seat = null, status = 'waiting' } = {}) {
     rematchOffers: new Set(),
     rematchId: null,
     spokenSeq: 0, // newest event already reported as news (so nothing is said twice)
+    // A timed game's clocks as the server last gave them, and when we heard that (null: untimed):
+    // {timeControl, initialMs, incrementMs, remaining: {1, 2}, running, firstMoveIn, at}
+    clock: null,
+    lowTimeSaid: { 1: false, 2: false }, // "little time left" is said once per clock per game
+    firstMoveSaid: { 1: false, 2: false }, // "move within N s" is said once per seat
 
     // The page's side of the conversation.
     connected: false,
@@ -122,7 +128,25 @@ export function awayShown(state, seat, now = Date.now()) {
 
 // ----- Folding in what the server says ----------------------------------------------------------
 
-function takeSummary(state, message) {
+// The server's clocks replace ours whole: we count down only from its latest figure.
+function takeClock(state, clock, now) {
+  if (!clock) {
+    state.clock = null;
+    return;
+  }
+  state.clock = {
+    timeControl: clock.time_control,
+    initialMs: clock.initial_ms,
+    incrementMs: clock.increment_ms,
+    remaining: { 1: clock.remaining['1'], 2: clock.remaining['2'] },
+    running: clock.running ?? null,
+    firstMoveIn: clock.first_move_in ?? null,
+    at: now,
+  };
+}
+
+function takeSummary(state, message, now = Date.now()) {
+  if ('clock' in message) takeClock(state, message.clock, now);
   state.status = message.status;
   state.result = message.result ?? null;
   state.turn = message.turn ?? null;
@@ -169,12 +193,12 @@ function addMoves(state, events) {
 
 // The welcome's snapshot is the whole truth: the board is rebuilt from it rather than patched.
 // Its events are what we missed (on a first load, the game's history).
-export function applyWelcome(state, message) {
+export function applyWelcome(state, message, { now = Date.now() } = {}) {
   const game = message.game;
   const events = message.events || [];
   state.seat = message.seat ?? null;
   state.board = game.board.map((row) => row.slice());
-  takeSummary(state, game);
+  takeSummary(state, game, now);
   state.rematchOffers = new Set(game.rematch_offers || []);
   state.rematchId = game.rematch_id ?? null;
   if (game.abort_code) state.abortCode = game.abort_code; // known even when the events were left out
@@ -196,9 +220,9 @@ export function applyWelcome(state, message) {
 }
 
 // The next event, in order (protocol.js sees to that).
-export function applyEvent(state, event) {
+export function applyEvent(state, event, { now = Date.now() } = {}) {
   state.seq = event.seq;
-  takeSummary(state, event);
+  takeSummary(state, event, now);
   if (event.type === 'move') {
     state.board[event.row][event.column] = event.seat;
     state.last = [event.column, event.row];
@@ -215,6 +239,39 @@ export function applyHistory(state, events) {
   addMoves(state, known);
   const lastMove = [...state.moves.values()].sort((a, b) => b.seq - a.seq)[0];
   if (lastMove && !state.last) state.last = [lastMove.column, lastMove.row];
+}
+
+// Where a timed game's clocks stand at `now`, counted down from the server's latest figure
+// (never below zero: at zero we wait for the server's timeout). null for an untimed game.
+// left: each seat's main clock; running: the seat to move while a clock runs, else null;
+// firstMove: while the side to move is on its first-move limit, what is left of it (its main
+// clock does not run meanwhile), else null.
+export function clockTimes(state, now = Date.now()) {
+  const clock = state.clock;
+  if (!clock) return null;
+  const live = clock.running !== null && !OVER.has(state.status);
+  const elapsed = live ? Math.max(0, now - clock.at) : 0;
+  const left = { 1: clock.remaining[1], 2: clock.remaining[2] };
+  let firstMove = null;
+  if (clock.firstMoveIn !== null) firstMove = Math.max(0, clock.firstMoveIn - elapsed);
+  else if (live) left[clock.running] = Math.max(0, left[clock.running] - elapsed);
+  return { timeControl: clock.timeControl, left, running: live ? clock.running : null, firstMove };
+}
+
+// As the clock moves on: say once per clock when it runs low, and once to a player that its
+// first move has a limit. The "said" flags live in the state.
+export function clockNews(state, now = Date.now()) {
+  const times = clockTimes(state, now);
+  if (!times || state.status !== 'playing' || !times.running) return [];
+  const seat = times.running;
+  if (times.firstMove !== null) {
+    if (state.seat !== seat || state.firstMoveSaid[seat] || !times.firstMove) return [];
+    state.firstMoveSaid[seat] = true;
+    return [{ type: 'first_move', seat, seconds: Math.ceil(times.firstMove / 1000) }];
+  }
+  if (times.left[seat] >= LOW_TIME_MS || state.lowTimeSaid[seat]) return [];
+  state.lowTimeSaid[seat] = true;
+  return [{ type: 'low_time', seat }];
 }
 
 // Who is here, and the deadlines of who is not. News: a seat that left or came back.

@@ -4,7 +4,7 @@
 // Pure functions of the state (state.js) and of what happened; no DOM, no socket, no timers.
 // A panel's own controls (button labels, the rematch note) keep their words beside them.
 
-import { OVER, awayShown, freeCells, otherSeat, secondsUntil } from './state.js';
+import { LOW_TIME_MS, OVER, awayShown, freeCells, otherSeat, secondsUntil } from './state.js';
 
 export const NAMES = { 1: 'Red', 2: 'Yellow' };
 
@@ -23,6 +23,9 @@ function outcomeText(state, { status, result, winner, actor = null, reason = '',
         ? 'Nobody joined in time, so this game has expired. Start a new game to play.'
         : 'This game has expired: nobody joined in time.';
     }
+    if (code === 'first_move') {
+      return reason ? `Game called off: ${reason}` : 'Game called off: a first move did not come in time.';
+    }
     if (actor && actor === me) return 'You aborted the game.';
     if (actor) return `${NAMES[actor]} aborted the game.`;
     return reason ? `Game aborted: ${reason}` : 'Game aborted.';
@@ -33,6 +36,11 @@ function outcomeText(state, { status, result, winner, actor = null, reason = '',
     if (me === winner) return `You win! ${NAMES[loser]} resigned.`;
     if (me === loser) return `You resigned — ${NAMES[winner]} wins.`;
     return `${NAMES[loser]} resigned — ${NAMES[winner]} wins.`;
+  }
+  if (result === 'timeout') {
+    if (me === winner) return `You win on time! ${NAMES[loser]} ran out of time.`;
+    if (me === loser) return `You lost on time — ${NAMES[winner]} wins.`;
+    return `${NAMES[loser]} lost on time — ${NAMES[winner]} wins on time.`;
   }
   if (result === 'abandoned') {
     if (me === winner) return `You win! ${NAMES[loser]} left the game.`;
@@ -109,6 +117,29 @@ function duration(seconds) {
   return seconds < 60 ? `${seconds} s` : `${Math.ceil(seconds / 60)} min`;
 }
 
+// ----- Clocks ---------------------------------------------------------------------------------
+
+// A clock's face: m:ss, and with tenths under ten seconds (0:09.3); 0:00.0 at zero.
+export function clockText(ms) {
+  const left = Math.max(0, ms);
+  if (left < LOW_TIME_MS) {
+    const tenths = Math.floor(left / 100);
+    return `0:${String(Math.floor(tenths / 10)).padStart(2, '0')}.${tenths % 10}`;
+  }
+  const seconds = Math.floor(left / 1000);
+  return `${Math.floor(seconds / 60)}:${String(seconds % 60).padStart(2, '0')}`;
+}
+
+// Beside the clock of the side to move while its first move has a limit: "Move within 27 s".
+export const firstMoveText = (ms) => `Move within ${Math.ceil(Math.max(0, ms) / 1000)} s`;
+
+// "3+2" in full, for whoever wants it spelled out.
+export function timeControlTitle(name) {
+  const [minutes, increment] = String(name).split('+').map(Number);
+  const base = `${minutes} min per player`;
+  return increment ? `${base}, plus ${increment} s per move` : base;
+}
+
 // What the away banner says, or null when nobody is away (or we cannot know: offline).
 export function awayView(state, now = Date.now()) {
   if (state.status !== 'playing' || !state.connected) return null;
@@ -168,8 +199,11 @@ function describe(state, event) {
     }
     case 'resigned':
     case 'abandoned':
+    case 'timeout':
     case 'aborted':
       return outcome();
+    case 'clock_credit':
+      return SAYINGS.timeGivenBack;
     case 'rematch_offered':
       if (event.seat === state.seat) return `Rematch offered. Waiting for ${NAMES[otherSeat(event.seat)]}.`;
       return state.seat
@@ -198,6 +232,10 @@ export function newsText(state, news) {
     }
     case 'claimable':
       return 'You can claim the win now.';
+    case 'low_time':
+      return news.seat === state.seat ? 'You have less than 10 seconds left.' : `${name} has less than 10 seconds left.`;
+    case 'first_move':
+      return `Make your first move within ${news.seconds} seconds, or the game is called off.`;
     default:
       return '';
   }
@@ -244,4 +282,10 @@ export const SAYINGS = {
   reconnected: 'Reconnected.',
   refused: 'The server refused that.',
   startingRematch: 'Starting the rematch…',
+  timeGivenBack: 'Time given back after a server restart.',
+};
+
+// Words of our own for some of the server's refusals (the server's message otherwise).
+export const ERRORS = {
+  out_of_time: 'Your time ran out before your move arrived; the game is over.',
 };
