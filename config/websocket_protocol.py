@@ -162,13 +162,6 @@ class LeanServer(Server):
     def run(self):
         shutdown.install()  # before daphne's own trigger, which cancels every application
         tune_for_serving()
-        from twisted.internet import reactor
-
-        from games import sweeper  # imports the models: only once Django is set up
-
-        # The sweeper from the start, not from the first socket: clocks run out and the heartbeat
-        # says this process serves even while nobody is connected to it.
-        reactor.callWhenRunning(sweeper.ensure_running)
         super().run()
 
     def create_application(self, protocol, scope):

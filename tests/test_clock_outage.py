@@ -66,10 +66,12 @@ async def test_a_crash_longer_than_the_time_left_does_not_lose_the_game_on_time(
         welcome = await reconnect(red)
         await reconnect(yellow)
         assert welcome["game"]["status"] == "playing", welcome["game"]
-        credit = next(event for event in welcome["events"] if event["type"] == "clock_credit")
+        credit = next((event for event in welcome["events"] if event["type"] == "clock_credit"), None)
+        if credit is None:  # given back as the game was loaded again, just after this welcome
+            credit = await red.receive("clock_credit")
         assert credit["given_back_ms"]["2"] == 0
         assert outage * 1000 - 500 <= credit["given_back_ms"]["1"] <= outage * 1000 + 3000  # up to a beat before
-        assert welcome["game"]["clock"]["remaining"]["1"] > 3000
+        assert credit["clock"]["remaining"]["1"] > 3000
         ack = await red.move(column=4)
         assert ack["type"] == "ack", ack
         move = await yellow.receive("move")
