@@ -19,7 +19,7 @@ from django.utils import timezone
 
 from games.clock import TimeControl
 from games.identity import hash_token, new_game_id, new_seat_token
-from games.match import PLAYING, WAITING, Event, Match, created_data, new_match, replay_with_history
+from games.match import PLAYING, WAITING, Event, Match, created_data, new_match, replay, replay_with_history
 from games.models import Connection, Game, GameEvent, Server
 
 # What the database raises when it could not do what was asked: Django's ``Error`` and all
@@ -184,7 +184,7 @@ def create_rematch(
         Event(seq=1, kind="created", seat=1, data=created_data(control)),
         Event(seq=2, kind="joined", seat=2, data={"at": now_ms} if control else {}),
     ]
-    after = replay_with_history(kind, events)[0]
+    after = replay(kind, events)
     game = Game.objects.create(
         id=new_id,
         kind=kind,

@@ -15,31 +15,27 @@ import pytest
 
 from tests import servers
 from tests.servers import ROOT, Daphne, Nginx, PostgresDatabase, Redis, prepare
+from tests.test_crash_recovery import reconnect
 from tests.wsclient import Player, api
 
 pytestmark = pytest.mark.timeout(120)
 
 
-def create_timed_game(env) -> tuple[str, str]:
-    """A game with a short clock (the presets are minutes long), made by the server's own code."""
+def create_timed_games(env, count: int, clock_ms: int) -> list[tuple[str, str]]:
+    """Games with a short clock (20 s for first moves), made by the server's own code."""
     code = (
         "import json; from games import store; from games.clock import TimeControl; "
-        "print(json.dumps(store.create_game('connect4', TimeControl(6000, 0, 20000))))"
+        f"print(json.dumps([store.create_game('connect4', TimeControl({clock_ms}, 0, 20000)) for _ in range({count})]))"
     )
     out = subprocess.run(
         [sys.executable, "manage.py", "shell", "-c", code], cwd=ROOT, env=env, check=True, capture_output=True
     )
-    game_id, token = json.loads(out.stdout.decode().strip().splitlines()[-1])
-    return game_id, token
+    return [tuple(pair) for pair in json.loads(out.stdout.decode().strip().splitlines()[-1])]
 
 
-async def reconnect(player: Player) -> dict:
-    for _ in range(50):
-        try:
-            return await player.connect()
-        except OSError:
-            await asyncio.sleep(0.1)  # the new process is still binding its port
-    raise AssertionError("could not reconnect")
+def create_timed_game(env) -> tuple[str, str]:
+    """A game whose seat 1 will have 6 s on its clock (the presets are minutes long)."""
+    return create_timed_games(env, 1, 6000)[0]
 
 
 async def test_a_crash_longer_than_the_time_left_does_not_lose_the_game_on_time(tmp_path):
@@ -80,17 +76,6 @@ async def test_a_crash_longer_than_the_time_left_does_not_lose_the_game_on_time(
         await yellow.close()
     finally:
         daphne.stop()
-
-
-def create_timed_games(env, count: int, clock_ms: int) -> list[tuple[str, str]]:
-    code = (
-        "import json; from games import store; from games.clock import TimeControl; "
-        f"print(json.dumps([store.create_game('connect4', TimeControl({clock_ms}, 0, 20000)) for _ in range({count})]))"
-    )
-    out = subprocess.run(
-        [sys.executable, "manage.py", "shell", "-c", code], cwd=ROOT, env=env, check=True, capture_output=True
-    )
-    return [tuple(pair) for pair in json.loads(out.stdout.decode().strip().splitlines()[-1])]
 
 
 async def test_two_processes_behind_nginx_racing_to_flag_end_each_game_once(tmp_path):
