@@ -19,6 +19,7 @@ import asyncio
 import json
 import random
 import secrets
+import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -367,3 +368,57 @@ async def waiting_games(target: Target, count: int, recorder: Recorder) -> list[
 
 async def close_all(sockets: list[ClientConnection]) -> None:
     await in_batches(lambda i: sockets[i].close(), len(sockets), batch=500)
+
+
+@dataclass
+class FlagRecorder:
+    """How late each flag fell at each client: from the clock's deadline to the ``timeout`` event's arrival."""
+
+    lateness: list[float] = field(default_factory=list)  # seconds, one per client per game
+    missed: Counter = field(default_factory=Counter)  # games whose timeout never came, by what went wrong
+    decided: list[float] = field(default_factory=list)  # seconds, one per game: the timeout's own `at` - deadline
+
+
+async def _await_timeout(ws: ClientConnection) -> tuple[float, float]:
+    """Read until the ``timeout`` event: the wall-clock time it arrived (the server's clock is this
+    machine's), and the time the server says the flag fell, both in seconds."""
+    while True:
+        message = json.loads(await ws.recv())
+        if message["type"] == "timeout":
+            return time.time(), message["at"] / 1000
+        if message["type"] in ("error", "aborted") or message.get("status") == "finished":
+            raise BenchError(f"no timeout ({message.get('code') or message['type']})")
+
+
+async def flag_one(target: Target, game: tuple[str, str], delay: float, recorder: FlagRecorder) -> None:
+    """After ``delay`` seconds, seat both players of a timed game, play the two first moves (which
+    start seat 1's clock), then let seat 1's clock run out and time the ``timeout`` at both clients."""
+    await asyncio.sleep(delay)
+    game_id, token = game
+    sockets: list[ClientConnection] = []
+    try:
+        joined = await post_json(target.ports[1], f"/api/games/{game_id}/join")
+        for seat in (Seat(1, game_id, token), Seat(2, game_id, joined["token"])):
+            sockets.append(await target.connect(seat))
+        for number, mover in enumerate(sockets, start=1):
+            await mover.send(json.dumps({"type": "move", "column": number}))
+            while (event := json.loads(await mover.recv()))["type"] != "move" or event["seat"] != number:
+                if event["type"] == "error":
+                    raise BenchError(f"error frame ({event['code']})")
+        deadline = (event["at"] + event["clocks"][0]) / 1000  # seat 1's main clock runs from yellow's move
+        async with asyncio.timeout(deadline - time.time() + REPLY_TIMEOUT):
+            seen = await asyncio.gather(*(_await_timeout(ws) for ws in sockets))
+        recorder.lateness += [arrived - deadline for arrived, _ in seen]
+        recorder.decided.append(seen[0][1] - deadline)
+    except BenchError as error:
+        recorder.missed[error.kind] += 1
+    except (TimeoutError, ConnectionClosed):
+        recorder.missed["no timeout event"] += 1
+    finally:
+        await asyncio.gather(*(ws.close() for ws in sockets))
+
+
+async def flag_all(target: Target, games: list[tuple[str, str]], span: float, recorder: FlagRecorder) -> None:
+    """Every game's flag, their start times spread evenly over ``span`` seconds."""
+    step = span / max(1, len(games) - 1)
+    await asyncio.gather(*(flag_one(target, game, i * step, recorder) for i, game in enumerate(games)))

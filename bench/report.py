@@ -64,6 +64,10 @@ def ratio(ours: float | None, theirs: float | None) -> str:
     return f"{ours / theirs:.2f}{TIMES}"
 
 
+def is_flags(result: Result) -> bool:
+    return result.scenario.startswith("S5")
+
+
 def has_moves(result: Result) -> bool:
     return result.scenario != "S3"
 
@@ -76,12 +80,20 @@ def summary_line(result: Result) -> str:
         if has_moves(result)
         else ""
     )
-    return (
+    line = (
         f"{result.scenario:5} {result.load:24} {server_name(result):20} {moves}  {latency:34} "
         f"errors {errors(result)}  CPU: server {result.server_cpu:.0f}% generator {result.generator_cpu:.0f}% "
         f"machine {result.machine_cpu:.0f}%  "
         f"RSS {result.rss / 1e6:,.0f} MB ({result.rss_per_socket / 1e3:.1f} KB/socket)"
     )
+    if result.flag_lateness or result.flags_missed:
+        late = (ms(result.flag_lateness_ms(q)) for q in (0.5, 0.99, 1.0))
+        line += "\n      flags: {} at clients, late by p50 {} p99 {} max {} ms".format(len(result.flag_lateness), *late)
+        line += ", decided p50 {} p99 {} ms".format(*(ms(result.flag_decided_ms(q)) for q in (0.5, 0.99)))
+        line += f", missed {sum(result.flags_missed.values())}" + (
+            f" {dict(result.flags_missed)}" if result.flags_missed else ""
+        )
+    return line
 
 
 # ----- Tables --------------------------------------------------------------------
@@ -126,7 +138,7 @@ def ratios_table(results: list[Result]) -> str:
     """Ours divided by each baseline under the same load. Over 1 is more moves, or more milliseconds or bytes."""
     header = ["Scenario", "Load", "Figure", "÷ websockets relay", "÷ Channels relay"]
     rows = []
-    for ours in (r for r in results if r.server == "ours"):
+    for ours in (r for r in results if r.server == "ours" and not is_flags(r)):
         ws, channels = (find(results, ours.scenario, ours.load, kind) for kind in ("ws-relay", "channels-relay"))
         if has_moves(ours):
             figures = [
@@ -140,6 +152,28 @@ def ratios_table(results: list[Result]) -> str:
             cells = [ratio(figure(ours), figure(base)) if base else "n/a" for base in (ws, channels)]
             rows.append([ours.scenario, ours.load, label, *cells])
     return table(header, rows)
+
+
+def flags_table(results: list[Result]) -> str:
+    """S5: from each clock's deadline to its ``timeout`` event at each client, beside the moves' latency."""
+    header = ["Scenario", "Load", "Flags at clients", "p50 ms", "p99 ms", "max ms", "Missed", "Moves' p50 ms"]
+    header += ["Moves' p99 ms", "Timer: flag decided, p50 / p99 ms"]
+    rows = []
+    for r in filter(is_flags, results):
+        missed = sum(r.flags_missed.values())
+        rows.append(
+            [
+                r.scenario,
+                r.load,
+                f"{len(r.flag_lateness):,}",
+                *(ms(r.flag_lateness_ms(q)) for q in (0.5, 0.99, 1.0)),
+                f"{missed} ({', '.join(f'{k}: {n}' for k, n in r.flags_missed.most_common())})" if missed else "0",
+                ms(r.latency_ms(0.5)),
+                ms(r.latency_ms(0.99)),
+                f"{ms(r.flag_decided_ms(0.5))} / {ms(r.flag_decided_ms(0.99))}",
+            ]
+        )
+    return table(header, rows) if rows else "S5 was not part of this run."
 
 
 def targets_table(results: list[Result]) -> str:
@@ -184,6 +218,23 @@ def targets_table(results: list[Result]) -> str:
         measured, met = NO_FIGURE, None
     target = "S4 (G=100): Redis mode keeps ≥ 60% of one in-memory process's S1 throughput, per process"
     rows.append([target, measured, verdict(met)])
+
+    flags = {r.scenario: r for r in results if is_flags(r)}
+    human, saturated = flags.get("S5/S2"), flags.get("S5/S1")
+    if human:
+        p99 = human.flag_lateness_ms(0.99)
+        measured = f"p99 {ms(p99)} ms, {sum(human.flags_missed.values())} missed ({human.load})"
+        met = p99 is not None and p99 <= 50 and not human.flags_missed
+    else:
+        measured, met = NO_FIGURE, None
+    rows.append(["S5 at human pace: flags fall at the clients with p99 ≤ 50 ms, none missed", measured, verdict(met)])
+    if saturated:
+        flag_p99, move_p99 = saturated.flag_lateness_ms(0.99), saturated.latency_ms(0.99)
+        measured = f"flags p99 {ms(flag_p99)} ms, moves p99 {ms(move_p99)} ms ({saturated.load})"
+        met = None not in (flag_p99, move_p99) and flag_p99 <= move_p99 and not saturated.flags_missed
+    else:
+        measured, met = NO_FIGURE, None
+    rows.append(["S5 under S1's saturation (G=100): flags' p99 ≤ the moves' p99", measured, verdict(met)])
     return table(["Target", "Measured", "Verdict"], rows)
 
 
@@ -207,7 +258,9 @@ def plan_text(plan: Plan) -> str:
         f"S1 at G = {', '.join(f'{g:,}' for g in plan.saturation_games)}, {plan.saturation_seconds:g} s each; "
         f"S2 with {plan.human_games:,} games for {plan.human_seconds:g} s; "
         f"S3 with {plan.idle_sockets:,} sockets, idle for {plan.idle_seconds:g} s; "
-        f"S4 at G = {', '.join(f'{g:,}' for g in plan.scale_out_games)} and S2's size. "
+        f"S4 at G = {', '.join(f'{g:,}' for g in plan.scale_out_games)} and S2's size; "
+        f"S5 with {plan.flag_games:,} flags in each of S1 at G=100 and S2 with 100 games, "
+        f"{plan.flag_seconds:g} s each. "
         f"Each measured window follows a {plan.warmup_seconds:g} s warm-up."
     )
 
@@ -287,6 +340,7 @@ def write(results: list[Result], notes: list[str], plan: Plan, command: str, sta
         targets=targets_table(results),
         results=results_table(results),
         ratios=ratios_table(results),
+        flags=flags_table(results),
         notes="\n".join(f"- {note}" for note in [*notes, *busy_machine_notes(results), *traceback_notes(results)]),
     )
     DOC.write_text(page)

@@ -3,8 +3,10 @@
 S1 saturation: G games, every seat answering at once. S2 human pace: many games,
 every seat pausing about a second. S3 idle capacity: sockets opened and left
 alone. S4 scale-out: S1 and S2 against two processes on Redis + PostgreSQL, the
-two seats of every game on different processes. Every scenario runs against a
-freshly started deployment of each server.
+two seats of every game on different processes. S5 clocks: S1 at G=100 and the
+quick S2 on our server, with timed games running out meanwhile, to time how late
+a flag falls. Every scenario runs against a freshly started deployment of each
+server.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from bench.servers import (
     ALONE,
     Backing,
     Deployment,
+    create_timed_games,
     deployed,
     postgres_database,
     redis_database,
@@ -44,6 +47,8 @@ class Plan:
     idle_seconds: float
     warmup_seconds: float
     scale_out_games: tuple[int, ...]
+    flag_games: int = 0  # S5: timed games left to run out on our server, in each of its two loads
+    flag_seconds: float = 0  # S5: the length of each of its two windows
 
 
 QUICK = Plan(  # under 3 minutes in all, on a 2-core machine
@@ -55,6 +60,8 @@ QUICK = Plan(  # under 3 minutes in all, on a 2-core machine
     idle_seconds=1.5,
     warmup_seconds=1,
     scale_out_games=(100,),
+    flag_games=100,
+    flag_seconds=6,
 )
 FULL = Plan(
     saturation_games=(1, 100, 1000),
@@ -65,6 +72,8 @@ FULL = Plan(
     idle_seconds=20,
     warmup_seconds=5,
     scale_out_games=(100, 1000),
+    flag_games=400,
+    flag_seconds=30,
 )
 SMOKE = Plan(  # S1 only
     saturation_games=(10,),
@@ -76,7 +85,9 @@ SMOKE = Plan(  # S1 only
     warmup_seconds=1,
     scale_out_games=(),
 )
-SCENARIOS = ("S1", "S2", "S3", "S4")
+SCENARIOS = ("S1", "S2", "S3", "S4", "S5")
+FLAG_CLOCK_MS = 1000  # an S5 flag game's clock: short enough to run out well inside a window
+FLAG_LOAD_GAMES = 100  # S5's load: S1 at G=100, and the quick S2 (100 games at human pace)
 
 
 @dataclass
@@ -99,6 +110,9 @@ class Result:
     rss: int  # bytes, all server processes together, at the end of the window
     rss_per_socket: float  # bytes: (RSS at the end - RSS before connecting) / sockets
     tracebacks: list[str]  # the exception line of each, as the servers logged them
+    flag_lateness: list[float] = field(default_factory=list)  # seconds from a clock's deadline to its timeout
+    flags_missed: Counter = field(default_factory=Counter)  # flag games that never showed a timeout, by cause
+    flag_decided: list[float] = field(default_factory=list)  # seconds from a deadline to its timeout's own `at`
 
     @property
     def moves_per_second(self) -> float:
@@ -110,9 +124,19 @@ class Result:
 
     def latency_ms(self, quantile: float) -> float | None:
         """Nearest-rank percentile (1.0 is the maximum), in milliseconds; None without samples."""
-        if not self._ordered:
-            return None
-        return 1000 * self._ordered[min(len(self._ordered) - 1, int(quantile * len(self._ordered)))]
+        return _percentile_ms(self._ordered, quantile)
+
+    def flag_lateness_ms(self, quantile: float) -> float | None:
+        return _percentile_ms(sorted(self.flag_lateness), quantile)
+
+    def flag_decided_ms(self, quantile: float) -> float | None:
+        return _percentile_ms(sorted(self.flag_decided), quantile)
+
+
+def _percentile_ms(ordered: list[float], quantile: float) -> float | None:
+    if not ordered:
+        return None
+    return 1000 * ordered[min(len(ordered) - 1, int(quantile * len(ordered)))]
 
 
 @dataclass
@@ -176,18 +200,34 @@ def _result(
     )
 
 
-async def play(deployment: Deployment, scenario: str, games: int, plan: Plan, human: bool) -> Result:
-    """S1 (``human`` false) or S2: keep ``games`` going, warm up, then measure."""
-    recorder = loadgen.Recorder()
+async def play(
+    deployment: Deployment, scenario: str, games: int, plan: Plan, human: bool, flag_games: int = 0
+) -> Result:
+    """S1 (``human`` false) or S2: keep ``games`` going, warm up, then measure.
+
+    With ``flag_games`` (S5, our server only), also time how late flags fall: that many timed games
+    start while the load runs, spread over the warm-up and the window, and each lets its clock run
+    out; the last flag falls before the load stops.
+    """
+    recorder, flags = loadgen.Recorder(), loadgen.FlagRecorder()
+    timed = create_timed_games(deployment.processes[0], flag_games, FLAG_CLOCK_MS) if flag_games else []
     await loadgen.prime(deployment.target)
     rss_before = deployment.rss()
     rng = random.Random(games)
     think = (lambda: rng.uniform(0.5, 1.5)) if human else None
+    seconds = plan.flag_seconds if flag_games else plan.human_seconds if human else plan.saturation_seconds
     async with loadgen.Games(deployment.target, games, recorder, think):
+        # Seated and moved within a second, each clock then runs for FLAG_CLOCK_MS.
+        span = max(0.0, plan.warmup_seconds + seconds - FLAG_CLOCK_MS / 1000 - 1)
+        flagging = asyncio.create_task(loadgen.flag_all(deployment.target, timed, span, flags))
         await asyncio.sleep(plan.warmup_seconds)
-        window = await measure(deployment, recorder, plan.human_seconds if human else plan.saturation_seconds)
+        window = await measure(deployment, recorder, seconds)
+        await flagging
     load = f"{games:,} games, ~1 s per move" if human else f"G={games:,}"
-    return _result(scenario, load, games, 2 * games, deployment, window, recorder, rss_before)
+    load += f", {flag_games} flags" if flag_games else ""
+    result = _result(scenario, load, games, 2 * games, deployment, window, recorder, rss_before)
+    result.flag_lateness, result.flags_missed, result.flag_decided = flags.lateness, flags.missed, flags.decided
+    return result
 
 
 async def idle(deployment: Deployment, plan: Plan) -> Result:
@@ -240,7 +280,16 @@ class Run:
             await self.against_each(f"S3 {plan.idle_sockets:,} sockets", idle, plan)
         if "S4" in wanted:
             await self.scale_out()
+        if "S5" in wanted and plan.flag_games and "ours" in self.kinds:
+            await self.flags()
         return self.results
+
+    async def flags(self) -> None:
+        """S5: how late flags fall on our server, under S1's saturation and at S2's human pace."""
+        games, flags = FLAG_LOAD_GAMES, self.plan.flag_games
+        for scenario, human in (("S5/S1", False), ("S5/S2", True)):
+            label = f"{scenario} {'100 games at human pace' if human else 'G=100'} with {flags} flags"
+            await self.against_each(label, play, scenario, games, self.plan, human, flags, kinds=("ours",))
 
     async def scale_out(self) -> None:
         """S4: S1 and S2 on two processes sharing Redis (and a fresh PostgreSQL database for ours)."""
@@ -263,10 +312,17 @@ class Run:
             await self.against_each(label, play, "S4/S2", plan.human_games, plan, human=True, backing=shared)
 
     async def against_each(
-        self, label: str, scenario: Callable[..., Awaitable[Result]], *args, backing: Backing = ALONE, **kwargs
+        self,
+        label: str,
+        scenario: Callable[..., Awaitable[Result]],
+        *args,
+        backing: Backing = ALONE,
+        kinds: tuple[str, ...] | None = None,
+        **kwargs,
     ) -> None:
-        """``scenario(deployment, *args, **kwargs)`` once per server kind, each on a fresh deployment."""
-        for kind in self.kinds:
+        """``scenario(deployment, *args, **kwargs)`` once per server kind (of ``kinds``, if given),
+        each on a fresh deployment."""
+        for kind in self.kinds if kinds is None else kinds:
             if kind == "ws-relay" and backing.processes > 1:
                 continue  # it has no channel layer to span processes
             self.on_start(f"{label} on {kind}" + (f" x{backing.processes}" if backing.processes > 1 else ""))

@@ -14,6 +14,7 @@ scenario's leftovers never colour the next one's memory figures.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import resource
 import secrets
@@ -264,3 +265,19 @@ def postgres_database(server_url: str) -> Iterator[str]:
     finally:
         with psycopg.connect(server_url, autocommit=True) as admin:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def create_timed_games(server: ServerProcess, count: int, clock_ms: int) -> list[tuple[str, str]]:
+    """``count`` games whose clocks hold ``clock_ms`` each (20 s for the first moves), made by the
+    server's own code against its database: the presets are minutes long, too long for a window.
+    Returns each game's ID and seat 1's token."""
+    code = (
+        "import json; from games import store; from games.clock import TimeControl; "
+        f"control = TimeControl({clock_ms}, 0, 20000); "
+        f"print(json.dumps([store.create_game('connect4', control) for _ in range({count})]))"
+    )
+    command = [sys.executable, "manage.py", "shell", "-c", code]
+    done = subprocess.run(command, cwd=ROOT, env=server.env, capture_output=True, text=True)
+    if done.returncode:
+        raise RuntimeError(f"creating timed games failed:\n{(done.stdout + done.stderr)[-3000:]}")
+    return [(game_id, token) for game_id, token in json.loads(done.stdout.strip().splitlines()[-1])]

@@ -380,16 +380,17 @@ _flagging: set[asyncio.Task] = set()  # timers' flags under way (the loop keeps 
 
 
 def _flag_soon(game_id: str) -> None:
-    task = asyncio.ensure_future(_flag_quietly(game_id))
+    # The flag falls now, when the timer fires: on a busy loop the task below starts an iteration later.
+    task = asyncio.ensure_future(_flag_quietly(game_id, now_ms()))
     _flagging.add(task)
     task.add_done_callback(_flagging.discard)
 
 
-async def _flag_quietly(game_id: str) -> None:
+async def _flag_quietly(game_id: str, fell_ms: int) -> None:
     """The timer's flag: refused if a move or another process got there first, and retried by the
     sweeper if the database failed."""
     try:
-        await flag(game_id)
+        await flag(game_id, fell_ms)
     except (IllegalMove, UnknownGame):
         pass
     except store.DATABASE_ERRORS as error:
@@ -429,10 +430,12 @@ async def _give_back_outage() -> None:
     _clocks_checked = True
 
 
-async def flag(game_id: str) -> dict:
-    """End the game on time if the side to move has run out (refused with ``time_left`` if not)."""
+async def flag(game_id: str, at_ms: int | None = None) -> dict:
+    """End the game on time if the side to move had run out at ``at_ms`` (default: now); refused
+    with ``time_left`` if not."""
+    at_ms = now_ms() if at_ms is None else at_ms
     await clocks_ready()
-    return await _act(game_id, lambda live: decide_flag(live.match, now_ms()))
+    return await _act(game_id, lambda live: decide_flag(live.match, at_ms))
 
 
 async def give_back(game_id: str, outage_from_ms: int, outage_to_ms: int) -> dict:
