@@ -9,8 +9,9 @@ from channels.exceptions import StopConsumer
 from channels.layers import get_channel_layer
 
 from games import registry
-from games.consumers import CLOSE_SERVICE_RESTART, GameConsumer, dispatch_in_turn
+from games.consumers import GameConsumer
 from games.models import Game, GameEvent
+from games.sockets import CLOSE_SERVICE_RESTART, dispatch_in_turn
 from tests.conftest import Socket
 from tests.test_rules import DRAW_SEQUENCE
 
