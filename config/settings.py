@@ -231,6 +231,9 @@ GAME_SERVER_TIMEOUT_SECONDS = env_seconds("GAME_SERVER_TIMEOUT_SECONDS", 15)
 GAME_FIRST_MOVE_SECONDS = env_seconds("GAME_FIRST_MOVE_SECONDS", 30)
 # A process that starts when no other has beaten for this long gives the gap back to running clocks.
 GAME_OUTAGE_AFTER_SECONDS = env_seconds("GAME_OUTAGE_AFTER_SECONDS", 5)
+# A seeker (Play now) whose sockets have all been gone this long leaves the pool; until then it
+# keeps its place (a reload, a phone off Wi-Fi for a moment), though nobody is paired with it.
+GAME_SEEK_GRACE_SECONDS = env_seconds("GAME_SEEK_GRACE_SECONDS", 20)
 # A game nobody joins within this long is aborted with the code "expired" (default one day)...
 GAME_EXPIRE_UNJOINED_AFTER_SECONDS = env_seconds("GAME_EXPIRE_UNJOINED_AFTER_SECONDS", 24 * 3600)
 # ...at most this many per sweep of each process, so one sweep stays short after a backlog.
@@ -244,11 +247,14 @@ GAME_RATE_BURST = int(os.environ.get("GAME_RATE_BURST") or 40)
 
 # Per-address limits (games/limits.py), counted in Redis across processes when REDIS_URL is set.
 # Games created (the page's button and the API together) and seats joined (the page, the API and
-# the socket's join): at most this many a minute, and at most the burst at once.
+# the socket's join) and seeks made (Play now: the page and the API): at most this many a minute,
+# and at most the burst at once.
 GAME_CREATE_PER_MINUTE = env_seconds("GAME_CREATE_PER_MINUTE", 20)
 GAME_CREATE_BURST = int(os.environ.get("GAME_CREATE_BURST") or 10)
 GAME_JOIN_PER_MINUTE = env_seconds("GAME_JOIN_PER_MINUTE", 20)
 GAME_JOIN_BURST = int(os.environ.get("GAME_JOIN_BURST") or 10)
+GAME_SEEK_PER_MINUTE = env_seconds("GAME_SEEK_PER_MINUTE", 20)
+GAME_SEEK_BURST = int(os.environ.get("GAME_SEEK_BURST") or 10)
 # WebSocket connections one address may hold open at once, across all processes.
 GAME_MAX_SOCKETS_PER_ADDRESS = int(os.environ.get("GAME_MAX_SOCKETS_PER_ADDRESS") or 200)
 # Proxies (addresses or networks, e.g. 127.0.0.1,10.0.0.0/8) whose X-Forwarded-For is believed.

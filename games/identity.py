@@ -10,10 +10,17 @@ ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
 GAME_ID_LENGTH = 8
 GAME_ID_PATTERN = f"[{ALPHABET}]{{{GAME_ID_LENGTH}}}"
 _GAME_ID_RE = re.compile(GAME_ID_PATTERN)
+SEEK_ID_LENGTH = 12
+SEEK_ID_PATTERN = f"[{ALPHABET}]{{{SEEK_ID_LENGTH}}}"
 
 
 def new_game_id() -> str:
     return "".join(secrets.choice(ALPHABET) for _ in range(GAME_ID_LENGTH))
+
+
+def new_seek_id() -> str:
+    """Longer than a game ID: nobody reads it aloud, and knowing it alone gives nothing."""
+    return "".join(secrets.choice(ALPHABET) for _ in range(SEEK_ID_LENGTH))
 
 
 def normalize_game_id(text: str) -> str:

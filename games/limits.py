@@ -29,7 +29,7 @@ from games import liveness, metrics
 
 log = logging.getLogger(__name__)
 
-CREATE, JOIN = "create", "join"
+CREATE, JOIN, SEEK = "create", "join", "seek"
 REDIS_ERRORS = (OSError, RedisError, StorageError)
 KEY_PREFIX = "game-limits"
 
@@ -101,6 +101,7 @@ def _item(action: str) -> RateLimitItemPerSecond:
     per_minute, burst = {
         CREATE: (settings.GAME_CREATE_PER_MINUTE, settings.GAME_CREATE_BURST),
         JOIN: (settings.GAME_JOIN_PER_MINUTE, settings.GAME_JOIN_BURST),
+        SEEK: (settings.GAME_SEEK_PER_MINUTE, settings.GAME_SEEK_BURST),
     }[action]
     return RateLimitItemPerSecond(burst, max(1, math.ceil(burst * 60 / per_minute)))
 

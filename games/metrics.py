@@ -59,6 +59,8 @@ GAMES_STARTED = Counter("game_games_started", "Games in which both seats were ta
 _GAMES_FINISHED = Counter("game_games_finished", "Games that ended, by result.", ["result"])
 GAMES_FINISHED = {result: _GAMES_FINISHED.labels(result) for result in RESULTS}
 MOVES = Counter("game_moves_committed", "Moves committed to the log.")
+SEEKS = Counter("game_seeks_created", "Seeks (Play now) created.")
+PAIRINGS = Counter("game_seeks_paired", "Pairs of seekers put into a new game.")
 COMMIT_SECONDS = Histogram(
     "game_commit_seconds", "One group commit of the journal, queued to committed.", buckets=LATENCY_BUCKETS
 )

@@ -6,8 +6,9 @@ transaction, so the admin and the API can filter without replaying.
 """
 
 from django.db import models
+from django.utils import timezone
 
-from games.identity import new_game_id
+from games.identity import new_game_id, new_seek_id
 
 
 class Game(models.Model):
@@ -36,6 +37,8 @@ class Game(models.Model):
     seq = models.PositiveIntegerField(default=0)
     # The time control's name ("3+2"), or blank for an untimed game; the log's created event has it all.
     time_control = models.CharField(max_length=16, blank=True, default="")
+    # Listed in the lobby's open challenges while it waits for an opponent (an invite stays private).
+    public = models.BooleanField(default=False)
     # When the side to move runs out of time (or misses its first move): stored with every
     # event, so whichever process sweeps first can end the game on time, even after a crash.
     clock_deadline = models.DateTimeField(null=True, blank=True)
@@ -53,6 +56,7 @@ class Game(models.Model):
     )
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
+    started_at = models.DateTimeField(null=True, blank=True)  # both seats taken: play began
     finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
@@ -64,6 +68,9 @@ class Game(models.Model):
             models.Index(fields=["status", "created_at"], name="game_status_created"),
             # The sweeper's search for clocks that ran out.
             models.Index(fields=["status", "clock_deadline"], name="game_clock_deadline"),
+            # The lobby's lists: open challenges, and the games being played, newest first.
+            models.Index(fields=["status", "public", "created_at"], name="game_open_challenges"),
+            models.Index(fields=["status", "started_at"], name="game_started"),
         ]
 
     def __str__(self):
@@ -134,3 +141,57 @@ class Connection(models.Model):
 
     def __str__(self):
         return f"{self.game_id} {'spectator' if self.seat is None else f'seat {self.seat}'}"
+
+
+class Pool(models.Model):
+    """One row per time control. Pairing in a pool holds its row's lock, so two processes never
+    pair at the same time from the same pool, and every seeker arriving sees the ones before."""
+
+    time_control = models.CharField(primary_key=True, max_length=16, blank=True)
+
+    def __str__(self):
+        return self.time_control or "untimed"
+
+
+class Seek(models.Model):
+    """A seeker waiting to be paired with a stranger of the same time control: a row, so the
+    waiting list survives a restart and the database decides every pairing, across processes."""
+
+    class Status(models.TextChoices):
+        WAITING = "waiting", "Waiting"
+        PAIRED = "paired", "Paired"
+        CANCELLED = "cancelled", "Cancelled"
+        EXPIRED = "expired", "Expired"
+        REMOVED = "removed", "Removed by an operator"
+
+    id = models.CharField(primary_key=True, max_length=16, default=new_seek_id, editable=False)
+    time_control = models.CharField(max_length=16, blank=True, default="")
+    # Whose seek it is: "session:<hash of the browser session>" or "address:<client address>" (a bot):
+    # one waiting seek each.
+    owner = models.CharField(max_length=100, editable=False)
+    address = models.CharField(max_length=45, blank=True, default="", help_text="The client's address.")
+    # The seeker's secret becomes its seat token once paired: only its hash is kept.
+    token_hash = models.CharField(max_length=64, editable=False)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.WAITING)
+    game = models.ForeignKey(Game, null=True, blank=True, on_delete=models.SET_NULL, related_name="seeks")
+    seat = models.PositiveSmallIntegerField(null=True, blank=True, help_text="The seat it was given (1 or 2).")
+    created_at = models.DateTimeField(default=timezone.now)
+    # Refreshed while a socket of the seeker is open on some process; None once it has gone away.
+    seen_at = models.DateTimeField(default=timezone.now)
+    away_since = models.DateTimeField(null=True, blank=True)
+    ended_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["owner"], condition=models.Q(status="waiting"), name="one_waiting_seek_per_owner"
+            )
+        ]
+        indexes = [
+            models.Index(fields=["status", "time_control", "created_at"], name="seek_waiting"),
+            models.Index(fields=["status", "seen_at"], name="seek_seen"),
+        ]
+
+    def __str__(self):
+        return f"{self.id} ({self.time_control or 'untimed'})"

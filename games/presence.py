@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING
 from channels.layers import get_channel_layer
 from django.utils import timezone
 
-from games import journal, liveness, metrics, store
+from games import journal, liveness, lobby, metrics, store
 from games.identity import group_name
 
 if TYPE_CHECKING:
@@ -156,6 +156,8 @@ async def publish(game_id: str, count: store.Presence | None, live: LiveGame | N
     if count is None:
         return
     if live is not None and count.version > live.presence_version:
+        if count.spectators != live.presence_state.spectators:
+            lobby.changed()  # the watch list shows spectator counts
         live.presence_state = count
     players = (count.players[1], count.players[2])
     if live is None or live.players_sent != players:  # a player came or went: everyone hears of it at once

@@ -38,7 +38,7 @@ from channels.layers import get_channel_layer
 from django.conf import settings
 from django.utils import timezone
 
-from games import journal, liveness, metrics, presence, store
+from games import journal, liveness, lobby, metrics, presence, store
 from games.clock import TimeControl
 from games.identity import group_name, hash_token, new_game_id, new_seat_token, token_matches
 from games.match import (
@@ -333,6 +333,8 @@ async def _act(
                     metrics.MOVE_SECONDS.observe(time.perf_counter() - received)
                 _count(event, before, after)
                 await _broadcast(live.id, {"type": "game.event", "event": message, "raw": raw})
+                if after.status != before.status or event.kind == "rematch":
+                    lobby.changed()  # a game started, ended, or began again as a rematch
                 if after.status == PLAYING and before.status != PLAYING:
                     # Play starts: a seat nobody is connected to is away from now.
                     await presence.recount(live)
@@ -446,10 +448,15 @@ async def give_back(game_id: str, outage_from_ms: int, outage_to_ms: int) -> dic
 # ----- Actions ----------------------------------------------------------------
 
 
-async def create_game(kind: str = "connect4", control: TimeControl | None = None) -> tuple[str, str]:
-    """A new game with seat 1 taken (timed by ``control``): its ID and seat 1's token."""
-    created = await journal.run(store.create_game, kind, control)
+async def create_game(
+    kind: str = "connect4", control: TimeControl | None = None, public: bool = False
+) -> tuple[str, str]:
+    """A new game with seat 1 taken (timed by ``control``; an open challenge in the lobby if
+    ``public``): its ID and seat 1's token."""
+    created = await journal.run(store.create_game, kind, control, public)
     metrics.GAMES_CREATED.inc()
+    if public:
+        lobby.changed()
     return created
 
 
@@ -670,4 +677,5 @@ def reset() -> None:
     metrics.GAMES_IN_MEMORY.set(0)
     presence.reset()
     liveness.reset()
+    lobby.reset()
     journal.reset()

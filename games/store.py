@@ -138,6 +138,7 @@ _NEW_GAME_COLUMNS = (
     "id",
     "kind",
     "time_control",
+    "public",
     "status",
     "result",
     "seq",
@@ -151,8 +152,9 @@ _NEW_GAME_COLUMN_LIST = ", ".join(_NEW_GAME_COLUMNS)
 _NEW_GAME_PLACEHOLDERS = ", ".join(["%s"] * len(_NEW_GAME_COLUMNS))
 
 
-def create_game(kind: str = "connect4", control: TimeControl | None = None) -> tuple[str, str]:
-    """Create a game with seat 1 taken (timed by ``control``, if given); return its ID and seat 1's token."""
+def create_game(kind: str = "connect4", control: TimeControl | None = None, public: bool = False) -> tuple[str, str]:
+    """Create a game with seat 1 taken (timed by ``control``, if given; listed in the lobby if
+    ``public``); return its ID and seat 1's token."""
     start = new_match(kind)  # refuses unknown kinds before anything is written
     created = Event(seq=1, kind="created", seat=1, data=created_data(control))
     tc_name = control.name if control else ""
@@ -164,7 +166,7 @@ def create_game(kind: str = "connect4", control: TimeControl | None = None) -> t
                 [
                     (
                         f"INSERT INTO {_GAME} ({_NEW_GAME_COLUMN_LIST}) VALUES ({_NEW_GAME_PLACEHOLDERS})",
-                        [game_id, kind, tc_name, WAITING, "", 1, hash_token(token), "", 0, now, now],
+                        [game_id, kind, tc_name, public, WAITING, "", 1, hash_token(token), "", 0, now, now],
                     ),
                     _insert_event_statement([Append(game_id, created, start)], now),
                 ]
@@ -180,21 +182,35 @@ def create_rematch(
 ) -> None:
     """The rematch: both seats taken, colours swapped, so the same tokens work and the other player
     starts; the same time control, its first move's limit running from ``now_ms``."""
+    create_started_game(new_id, kind, {1: token_hashes[2], 2: token_hashes[1]}, control, now_ms, rematch_of=old_id)
+
+
+def create_started_game(
+    game_id: str,
+    kind: str,
+    token_hashes: dict[int, str],
+    control: TimeControl | None,
+    now_ms: int,
+    rematch_of: str | None = None,
+) -> None:
+    """A game with both seats taken (a rematch, or two seekers paired), in play from ``now_ms``:
+    in a timed game, seat 1's first-move limit runs from then."""
     events = [
         Event(seq=1, kind="created", seat=1, data=created_data(control)),
         Event(seq=2, kind="joined", seat=2, data={"at": now_ms} if control else {}),
     ]
     after = replay(kind, events)
     game = Game.objects.create(
-        id=new_id,
+        id=game_id,
         kind=kind,
         time_control=control.name if control else "",
         clock_deadline=_from_ms(after.deadline_ms),
         seq=2,
         status=PLAYING,
-        seat1_token_hash=token_hashes[2],
-        seat2_token_hash=token_hashes[1],
-        rematch_of_id=old_id,
+        seat1_token_hash=token_hashes[1],
+        seat2_token_hash=token_hashes[2],
+        rematch_of_id=rematch_of,
+        started_at=_from_ms(now_ms),
     )
     GameEvent.objects.bulk_create(
         [GameEvent(game=game, seq=e.seq, kind=e.kind, seat=e.seat, data=e.data) for e in events]
@@ -275,6 +291,7 @@ class Append:
             fields.update(result=self.after.result, winner=self.after.winner, finished_at=now)
         if self.event.kind == "joined":
             fields["seat2_token_hash"] = self.token_hash
+            fields["started_at"] = now
         return fields
 
     def row(self, created_at) -> list:

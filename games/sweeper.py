@@ -24,7 +24,7 @@ from channels.layers import get_channel_layer
 from django.conf import settings
 from django.utils import timezone
 
-from games import limits, liveness, presence, registry, store
+from games import limits, liveness, presence, registry, seeking, store
 from games.rules import IllegalMove
 
 log = logging.getLogger(__name__)
@@ -59,6 +59,7 @@ async def _run() -> None:
             await registry.reap_dead_servers()
             await close_idle_sockets()
             await flag_run_out_clocks()
+            await seeking.sweep()
             await forfeit_abandoned_games()
             await expire_unjoined_games()
         except store.DATABASE_ERRORS as error:  # down for now: the next sweep tries again

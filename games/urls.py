@@ -1,7 +1,7 @@
 from django.urls import path, register_converter
 
-from games import metrics, views
-from games.identity import GAME_ID_PATTERN
+from games import lobby_views, metrics, views
+from games.identity import GAME_ID_PATTERN, SEEK_ID_PATTERN
 
 
 class GameIdConverter:
@@ -14,7 +14,12 @@ class GameIdConverter:
         return value
 
 
+class SeekIdConverter(GameIdConverter):
+    regex = SEEK_ID_PATTERN
+
+
 register_converter(GameIdConverter, "game_id")
+register_converter(SeekIdConverter, "seek_id")
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -22,6 +27,9 @@ urlpatterns = [
     path("join", views.find, name="find"),
     path("g/<game_id:game_id>/", views.game_page, name="game"),
     path("g/<game_id:game_id>/join", views.join_page, name="join"),
+    path("play", lobby_views.play, name="play"),
+    path("play/<seek_id:seek_id>/", lobby_views.seek_page, name="seek"),
+    path("play/<seek_id:seek_id>/cancel", lobby_views.cancel_seek, name="cancel-seek"),
     path("healthz", views.healthz, name="healthz"),
     path("readyz", views.readyz, name="readyz"),
     path("metrics", metrics.metrics_view, name="metrics"),
@@ -29,4 +37,8 @@ urlpatterns = [
     path("api/games/<game_id:game_id>", views.api_game, name="api-game"),
     path("api/games/<game_id:game_id>/join", views.api_join, name="api-join"),
     path("api/games/<game_id:game_id>/events", views.api_events, name="api-events"),
+    path("api/seeks", lobby_views.api_seek, name="api-seek"),
+    path("api/seeks/<seek_id:seek_id>", lobby_views.api_seek_state, name="api-seek-state"),
+    path("api/seeks/<seek_id:seek_id>/cancel", lobby_views.api_cancel_seek, name="api-cancel-seek"),
+    path("api/lobby", lobby_views.api_lobby, name="api-lobby"),
 ]

@@ -18,7 +18,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
-from games import journal, limits, readiness, registry, store
+from games import journal, limits, lobby, readiness, registry, store
 from games.clock import BadTimeControl, TimeControl, parse_time_control
 from games.identity import is_game_id, normalize_game_id, token_matches
 from games.match import snapshot
@@ -73,12 +73,12 @@ def _qr_svg(url: str) -> str:
     return mark_safe(code.svg_inline(scale=4, border=2, omitsize=True, title="QR code of the invite link"))
 
 
-def _api_error(status: int, code: str, message: str) -> JsonResponse:
-    return JsonResponse({"code": code, "message": message}, status=status)
+def _api_error(status: int, code: str, message: str, **details) -> JsonResponse:
+    return JsonResponse({"code": code, "message": message, **details}, status=status)
 
 
 def _slow_down(action: str, seconds: int) -> str:
-    what = "new games" if action == limits.CREATE else "joins"
+    what = {limits.CREATE: "new games", limits.JOIN: "joins", limits.SEEK: "searches for an opponent"}[action]
     return f"Too many {what} from your address; try again in {seconds} seconds."
 
 
@@ -101,9 +101,18 @@ def _time_control(name) -> TimeControl | None:
     return parse_time_control(name, settings.GAME_FIRST_MOVE_SECONDS)
 
 
+async def _home(request: HttpRequest, context: dict | None = None, status: int = 200):
+    """The home page, with the lobby's lists as they stand (its script keeps them live)."""
+    try:
+        lists = await lobby.current()
+    except store.DATABASE_ERRORS:
+        lists = {"challenges": [], "games": [], "seekers": {}}
+    return render(request, "games/home.html", {"lists": lists, **(context or {})}, status=status)
+
+
 @require_GET
 async def home(request):
-    return render(request, "games/home.html")
+    return await _home(request)
 
 
 @require_POST
@@ -111,14 +120,15 @@ async def create(request):
     """The New game button: seat 1 goes to whoever pressed it."""
     if wait := await _refused(request, limits.CREATE):
         context = {"notice": _slow_down(limits.CREATE, wait)}
-        response = render(request, "games/home.html", context, status=429)
+        response = await _home(request, context, status=429)
         response["Retry-After"] = str(wait)
         return response
     try:
         control = _time_control(request.POST.get("time_control"))
     except BadTimeControl as refusal:
-        return render(request, "games/home.html", {"notice": str(refusal)}, status=400)
-    game_id, token = await registry.create_game(control=control)
+        return await _home(request, {"notice": str(refusal)}, status=400)
+    public = request.POST.get("public") in ("on", "1", "true")
+    game_id, token = await registry.create_game(control=control, public=public)
     await _remember_seat(request, game_id, token)
     return redirect("game", game_id=game_id)
 
@@ -131,9 +141,7 @@ async def find(request):
     if is_game_id(game_id) and await Game.objects.filter(pk=game_id).aexists():
         return redirect("game", game_id=game_id)
     error = f"There is no game with the code “{typed.strip()[:40]}”. Check it and try again." if typed.strip() else ""
-    return render(
-        request, "games/home.html", {"error": error or "Type the code of a game.", "code": typed[:40]}, status=404
-    )
+    return await _home(request, {"error": error or "Type the code of a game.", "code": typed[:40]}, status=404)
 
 
 @never_cache
@@ -217,9 +225,14 @@ async def api_create(request):
         control = _time_control(body.get("time_control"))
     except BadTimeControl as refusal:
         return _api_error(400, "bad_field", str(refusal))
+    public = body.get("public", False)
+    if isinstance(public, str) and request.content_type != "application/json":  # a form says "true" or "on"
+        public = public in ("true", "on", "1")
+    if not isinstance(public, bool):
+        return _api_error(400, "bad_field", "'public' must be true or false.")
     if wait := await _refused(request, limits.CREATE):
         return _rate_limited(limits.CREATE, wait)
-    game_id, token = await registry.create_game(kind, control)
+    game_id, token = await registry.create_game(kind, control, public)
     return JsonResponse({"id": game_id, "seat": 1, "token": token, **_urls(request, game_id)}, status=201)
 
 

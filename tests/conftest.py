@@ -7,7 +7,7 @@ from channels.testing import WebsocketCommunicator
 from django.db import connection, connections
 
 from config.asgi import application
-from games import journal, registry, sweeper
+from games import journal, registry, seeking, sweeper
 
 ORIGIN = (b"origin", b"http://localhost")
 
@@ -27,12 +27,14 @@ def database_connections_closed_at_the_end(django_db_setup, django_db_blocker):
 
 @pytest.fixture(autouse=True)
 def clean_registry():
-    """Every test starts with no live games and an empty channel layer."""
+    """Every test starts with no live games, no seekers' sockets and an empty channel layer."""
     registry.reset()
+    seeking.reset()
     sweeper.stop()
     channel_layers.backends.clear()
     yield
     registry.reset()
+    seeking.reset()
     sweeper.stop()
     channel_layers.backends.clear()
 

@@ -1,0 +1,110 @@
+"""The lobby's live lists: open challenges, games being played, and seekers waiting per time control.
+
+Whatever changes a list (a public game created or taken, a game starting or ending, spectators
+coming and going, a seek made or ended) calls :func:`changed`. Within ``PUSH_DELAY`` the process
+reads the lists once and sends them to the ``lobby`` group, which every lobby socket of every
+process joins: pushed, never polled, and one read per burst of changes, however many watch.
+Each list says when it was read (``as_of``), so a socket never replaces a newer list with an
+older one that another process read first but sent later.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+
+from channels.layers import get_channel_layer
+from django.db.models import Count
+from django.utils import timezone
+
+from games import journal, pool, store
+from games.models import Connection, Game
+
+log = logging.getLogger(__name__)
+
+GROUP = "lobby"
+PUSH_DELAY = 0.25  # seconds: changes within this long go out as one list
+LIST_LENGTH = 50  # of each list
+
+
+def _ms(moment) -> int:
+    return int(moment.timestamp() * 1000)
+
+
+def read_lists() -> dict:
+    """The lists as the database has them now: msgpack-safe primitives only (they cross the layer)."""
+    now = timezone.now()
+    challenges = Game.objects.filter(status=Game.Status.WAITING, public=True).order_by("-created_at")
+    playing = list(Game.objects.filter(status=Game.Status.PLAYING).order_by("-started_at")[:LIST_LENGTH])
+    watchers = (
+        Connection.objects.filter(game_id__in=[game.id for game in playing], seat__isnull=True)
+        .values("game_id")
+        .annotate(spectators=Count("pk"))
+    )
+    spectators = {row["game_id"]: row["spectators"] for row in watchers}
+    return {
+        "as_of": _ms(now),
+        "challenges": [
+            {"id": game.id, "time_control": game.time_control, "created_at": _ms(game.created_at)}
+            for game in challenges[:LIST_LENGTH]
+        ],
+        "games": [
+            {
+                "id": game.id,
+                "time_control": game.time_control,
+                "started_at": _ms(game.started_at or game.created_at),
+                "spectators": spectators.get(game.id, 0),
+            }
+            for game in playing
+        ],
+        "seekers": pool.waiting_counts(),
+    }
+
+
+_latest: dict | None = None  # the lists this process read last
+_latest_at = 0.0  # time.monotonic() when it did
+_push: asyncio.TimerHandle | None = None
+_pushing: set[asyncio.Task] = set()
+
+
+async def current() -> dict:
+    """The lists for a socket just opened: the ones read a moment ago, or read now."""
+    global _latest, _latest_at
+    if _latest is None or time.monotonic() - _latest_at > PUSH_DELAY:
+        _latest, _latest_at = await journal.run(read_lists), time.monotonic()
+    return _latest
+
+
+def changed() -> None:
+    """Something a list shows has changed: push fresh lists soon (once for a burst of changes)."""
+    global _push
+    if _push is None:
+        with contextlib.suppress(RuntimeError):  # no running loop (a management command): nobody watches
+            _push = asyncio.get_running_loop().call_later(PUSH_DELAY, _push_soon)
+
+
+def _push_soon() -> None:
+    task = asyncio.ensure_future(_push_now())
+    _pushing.add(task)
+    task.add_done_callback(_pushing.discard)
+
+
+async def _push_now() -> None:
+    global _push, _latest, _latest_at
+    _push = None
+    try:
+        _latest, _latest_at = await journal.run(read_lists), time.monotonic()
+        await get_channel_layer().group_send(GROUP, {"type": "lobby.lists", "lists": _latest})
+    except store.DATABASE_ERRORS as error:
+        log.warning("the lobby's lists could not be read: %s", error)
+    except Exception as error:  # the layer: the next change pushes again
+        log.warning("the lobby's lists could not be sent: %r", error)
+
+
+def reset() -> None:
+    global _latest, _push
+    if _push is not None:
+        _push.cancel()
+    _latest, _push = None, None

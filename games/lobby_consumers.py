@@ -1,0 +1,207 @@
+"""The WebSocket endpoints of the lobby: a seeker waiting to be paired, and the live lists.
+
+Thin, like the game's: parse, call games/seeking.py or games/lobby.py, send.
+"""
+
+import contextlib
+import logging
+
+from games import lobby, pool, seeking, shutdown, store, sweeper
+from games.identity import token_matches
+from games.registry import now_ms
+from games.sockets import (
+    CLOSE_BAD_TOKEN,
+    CLOSE_UNAVAILABLE,
+    CLOSE_UNKNOWN_GAME,
+    LAYER_ERRORS,
+    ClientError,
+    JsonSocket,
+    optional_str,
+)
+
+log = logging.getLogger(__name__)
+
+CLOSE_NORMAL = 1000
+
+
+class SeekConsumer(JsonSocket):
+    """One seeker's socket (Play now): greeted with the seek's token, it is told when the seek is
+    paired (with its seat token) or ends, and it may cancel. While it is open, the seeker is
+    pairable; when the seeker's last socket closes, the seek keeps its place for a grace period."""
+
+    what = "seek"
+    in_group = False
+    token = None  # the seek's secret, once the client proved it holds it
+    finished = False  # paired or ended has been sent: nothing more is
+
+    async def connect(self):
+        self.seek_id = self.scope["url_route"]["kwargs"]["seek_id"]
+        self.group = seeking.group_name(self.seek_id)
+        self.limit_messages()
+        if not await self.take_slot():
+            return
+        try:
+            found = await seeking.ticket(self.seek_id)
+        except store.DATABASE_ERRORS as error:
+            log.warning("a socket of seek %s was turned away, the database failed: %s", self.seek_id, error)
+            await self.accept_and_close(CLOSE_UNAVAILABLE, "database unavailable")
+            return
+        if found is None:
+            await self.accept_and_close(CLOSE_UNKNOWN_GAME, "unknown seek")
+            return
+        await self.accept()
+        self.accepted = True
+        await self.channel_layer.group_add(self.group, self.channel_name)
+        self.in_group = True
+        shutdown.open_sockets.add(self)
+        sweeper.ensure_running()
+
+    async def disconnect(self, code):
+        """Out of the seek's group, and no longer counted here; runs on every exit path, maybe twice."""
+        shutdown.open_sockets.discard(self)
+        in_group, self.in_group = self.in_group, False
+        greeted, self.token = self.token is not None, None
+        try:
+            if in_group:
+                with contextlib.suppress(*LAYER_ERRORS):
+                    await self.channel_layer.group_discard(self.group, self.channel_name)
+            if greeted:
+                await seeking.detach(self.seek_id, self.channel_name)
+        finally:
+            await self.give_back_slot()
+
+    def serving(self) -> bool:
+        return self.in_group and not self.finished
+
+    # ----- Messages from the client -----------------------------------------
+
+    async def on_hello(self, content):
+        """Prove the seek is yours (its token); you are then pairable and hear how it stands."""
+        token = optional_str(content, "token")
+        if self.token is not None:
+            raise ClientError("already_greeted", "This socket has said hello already.")
+        found = await seeking.ticket(self.seek_id)
+        if found is None or not token_matches(token or "", found.token_hash):
+            await self.send_error("bad_token", "That is not this seek's token.")
+            await self.close(code=CLOSE_BAD_TOKEN, reason="bad token")
+            self.finished = True
+            return
+        self.token = token
+        found = await seeking.attach(self.seek_id, self.channel_name)
+        await self.send_state(found)
+
+    async def on_cancel(self, content):
+        """Stop seeking; if the seek was paired first, you hear that instead."""
+        self.require_greeting()
+        await self.send_state(await seeking.end(self.seek_id, pool.CANCELLED))
+
+    async def on_ping(self, content):
+        await self.send_json({"type": "pong"})
+
+    handlers = {"hello": on_hello, "cancel": on_cancel, "ping": on_ping}
+
+    def require_greeting(self) -> None:
+        if self.token is None:
+            raise ClientError("not_greeted", "Say hello with the seek's token first.")
+
+    # ----- Messages from the seek's group -----------------------------------
+
+    async def seek_paired(self, message):
+        if self.token is not None:  # only a socket that proved the seek is its own gets the seat token
+            await self.send_paired(message["game_id"], message["seat"])
+
+    async def seek_ended(self, message):
+        if self.token is not None:
+            await self.send_ended(message["status"])
+
+    # ----- Helpers ----------------------------------------------------------
+
+    async def send_state(self, found: pool.Ticket | None):
+        if found is None or found.status in (pool.CANCELLED, pool.EXPIRED, pool.REMOVED):
+            await self.send_ended(found.status if found else pool.EXPIRED)
+        elif found.status == pool.PAIRED:
+            await self.send_paired(found.game_id, found.seat)
+        elif not self.finished:
+            created = int(found.created_at.timestamp() * 1000)
+            seek = {"id": found.id, "time_control": found.time_control, "status": found.status}
+            seek.update(created_at=created, waited_ms=max(0, now_ms() - created))
+            await self.send_json({"type": "seeking", "seek": seek})
+
+    async def send_paired(self, game_id: str, seat: int):
+        """The game, your seat and its token (the seek's own), then the socket closes: its work is done."""
+        if self.finished:
+            return
+        self.finished = True
+        await self.send_json(
+            {
+                "type": "paired",
+                "seek_id": self.seek_id,
+                "game_id": game_id,
+                "seat": seat,
+                "token": self.token,
+                "url": f"/g/{game_id}/",
+                "websocket": f"/ws/games/{game_id}/",
+            }
+        )
+        await self.close(code=CLOSE_NORMAL)
+
+    async def send_ended(self, status: str):
+        if self.finished:
+            return
+        self.finished = True
+        await self.send_json({"type": "ended", "seek_id": self.seek_id, "status": status})
+        await self.close(code=CLOSE_NORMAL)
+
+
+class LobbyConsumer(JsonSocket):
+    """The lobby's lists, live: sent when the socket opens, then again whenever they change."""
+
+    what = "lobby"
+    in_group = False
+    as_of = 0  # when the lists this client has were read
+
+    async def connect(self):
+        self.limit_messages()
+        if not await self.take_slot():
+            return
+        try:
+            lists = await lobby.current()
+        except store.DATABASE_ERRORS as error:
+            log.warning("a lobby socket was turned away, the database failed: %s", error)
+            await self.accept_and_close(CLOSE_UNAVAILABLE, "database unavailable")
+            return
+        await self.accept()
+        self.accepted = True
+        await self.channel_layer.group_add(lobby.GROUP, self.channel_name)
+        self.in_group = True
+        shutdown.open_sockets.add(self)
+        sweeper.ensure_running()
+        await self.send_lists(lists)
+
+    async def disconnect(self, code):
+        shutdown.open_sockets.discard(self)
+        in_group, self.in_group = self.in_group, False
+        try:
+            if in_group:
+                with contextlib.suppress(*LAYER_ERRORS):
+                    await self.channel_layer.group_discard(lobby.GROUP, self.channel_name)
+        finally:
+            await self.give_back_slot()
+
+    def serving(self) -> bool:
+        return self.in_group
+
+    async def on_ping(self, content):
+        await self.send_json({"type": "pong"})
+
+    handlers = {"ping": on_ping}
+
+    async def lobby_lists(self, message):
+        await self.send_lists(message["lists"])
+
+    async def send_lists(self, lists: dict):
+        """Newer lists than the client has, never older ones (two processes' pushes may cross)."""
+        if lists["as_of"] < self.as_of:
+            return
+        self.as_of = lists["as_of"]
+        await self.send_json({"type": "lobby", **lists})

@@ -1,0 +1,203 @@
+"""Play now (a seek for a stranger of the same time control) and the lobby's lists: pages for
+people, JSON for bots.
+
+A browser's seek belongs to its session: one at a time (a new one replaces it), its token kept
+in the session, and once paired that token is its seat token, remembered like any other. A
+bot's seek belongs to its address: one waiting at a time; the API hands the bot its token.
+"""
+
+import json
+
+from asgiref.sync import sync_to_async
+from django.contrib import messages
+from django.http import Http404, HttpRequest, JsonResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.cache import never_cache
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_GET, require_POST
+
+from games import limits, lobby, pool, seeking
+from games.clock import BadTimeControl
+from games.identity import hash_token, token_matches
+from games.views import _api_error, _home, _rate_limited, _refused, _remember_seat, _slow_down, _time_control
+
+SESSION_SEEK = "seek"  # {"id": ..., "token": ...}: the browser's seek
+ENDED = {
+    pool.CANCELLED: "You stopped looking for an opponent.",
+    pool.EXPIRED: "You were away too long, so you left the queue. Press Play now to look again.",
+    pool.REMOVED: "An operator removed your search for an opponent.",
+}
+
+
+def _time_control_name(name) -> str:
+    control = _time_control(name)
+    return control.name if control else ""
+
+
+def _ms(moment) -> int:
+    return int(moment.timestamp() * 1000)
+
+
+# ----- Pages ------------------------------------------------------------------
+
+
+async def _session_owner(request: HttpRequest) -> str:
+    """The browser's session, named without its key (the key is a credential)."""
+    if request.session.session_key is None:
+        await request.session.asave()
+    return "session:" + hash_token(request.session.session_key)[:40]
+
+
+async def _session_seek(request: HttpRequest, seek_id: str) -> str:
+    """The token of ``seek_id`` if it is this browser's seek; else 404."""
+    held = await request.session.aget(SESSION_SEEK)
+    if not held or held.get("id") != seek_id:
+        raise Http404("That search for an opponent is not yours, or is over.")
+    return held["token"]
+
+
+@require_POST
+async def play(request):
+    """The Play now button: seek an opponent with the chosen time control."""
+    if wait := await _refused(request, limits.SEEK):
+        response = await _home(request, {"notice": _slow_down(limits.SEEK, wait)}, status=429)
+        response["Retry-After"] = str(wait)
+        return response
+    try:
+        time_control = _time_control_name(request.POST.get("time_control"))
+    except BadTimeControl as refusal:
+        return await _home(request, {"notice": str(refusal)}, status=400)
+    owner = await _session_owner(request)
+    address = limits.request_address(request) or ""
+    found, token = await seeking.create(owner, address, time_control, replace=True)
+    await request.session.aset(SESSION_SEEK, {"id": found.id, "token": token})
+    return redirect("seek", seek_id=found.id)
+
+
+@never_cache
+@require_GET
+async def seek_page(request, seek_id):
+    """Looking for an opponent: the time waited and Cancel; once paired, the game (seat remembered)."""
+    token = await _session_seek(request, seek_id)
+    found = await seeking.ticket(seek_id)
+    if found is None:
+        raise Http404("That search for an opponent is not yours, or is over.")
+    if found.status == pool.PAIRED:
+        await _remember_seat(request, found.game_id, token)
+        await request.session.apop(SESSION_SEEK, None)
+        return redirect("game", game_id=found.game_id)
+    if found.status != pool.WAITING:
+        await request.session.apop(SESSION_SEEK, None)
+        await sync_to_async(messages.info)(request, ENDED[found.status])
+        return redirect("home")
+    context = {
+        "seek": found,
+        "client": {
+            "seekId": found.id,
+            "token": token,
+            "socketPath": f"/ws/seeks/{found.id}/",
+            "timeControl": found.time_control,
+            "createdAt": _ms(found.created_at),
+        },
+    }
+    return render(request, "games/seek.html", context)
+
+
+@require_POST
+async def cancel_seek(request, seek_id):
+    """Cancel (works without script); a seek paired meanwhile goes to its game instead."""
+    await _session_seek(request, seek_id)
+    found = await seeking.end(seek_id, pool.CANCELLED)
+    if found is not None and found.status == pool.PAIRED:
+        return redirect("seek", seek_id=seek_id)
+    await request.session.apop(SESSION_SEEK, None)
+    await sync_to_async(messages.info)(request, ENDED[pool.CANCELLED])
+    return redirect("home")
+
+
+# ----- JSON API -----------------------------------------------------------------
+
+
+def _body(request: HttpRequest) -> dict | None:
+    """The request's fields: a JSON object, or a form; None if it is neither."""
+    if request.content_type in ("multipart/form-data", "application/x-www-form-urlencoded"):
+        return request.POST.dict()
+    try:
+        body = json.loads(request.body or b"{}")
+    except ValueError:
+        return None
+    return body if isinstance(body, dict) else None
+
+
+def _websocket_url(request: HttpRequest, path: str) -> str:
+    return f"{'wss' if request.is_secure() else 'ws'}://{request.get_host()}{path}"
+
+
+def _seek_json(request: HttpRequest, found: pool.Ticket) -> dict:
+    answer = {
+        "id": found.id,
+        "status": found.status,
+        "time_control": found.time_control,
+        "created_at": _ms(found.created_at),
+        "websocket": _websocket_url(request, f"/ws/seeks/{found.id}/"),
+    }
+    if found.status == pool.PAIRED:
+        answer["game"] = {
+            "id": found.game_id,
+            "seat": found.seat,
+            "url": request.build_absolute_uri(f"/g/{found.game_id}/"),
+            "websocket": _websocket_url(request, f"/ws/games/{found.game_id}/"),
+        }
+    return answer
+
+
+@csrf_exempt  # no cookies are read or set: the token in the response is the only credential
+@require_POST
+async def api_seek(request):
+    """Seek an opponent for a bot: one waiting seek per address; its token becomes the seat token."""
+    body = _body(request)
+    if body is None:
+        return _api_error(400, "bad_json", "The request body is not a JSON object.")
+    try:
+        time_control = _time_control_name(body.get("time_control"))
+    except BadTimeControl as refusal:
+        return _api_error(400, "bad_field", str(refusal))
+    if wait := await _refused(request, limits.SEEK):
+        return _rate_limited(limits.SEEK, wait)
+    address = limits.request_address(request) or ""
+    try:
+        found, token = await seeking.create(f"address:{address}", address, time_control, replace=False)
+    except pool.AlreadySeeking as already:
+        message = "Your address has a seek waiting already; cancel it first."
+        return _api_error(409, "already_seeking", message, seek_id=already.seek_id)
+    return JsonResponse({**_seek_json(request, found), "token": token}, status=201)
+
+
+@require_GET
+async def api_seek_state(request, seek_id):
+    found = await seeking.ticket(seek_id)
+    if found is None:
+        return _api_error(404, "unknown_seek", "No seek has that ID.")
+    return JsonResponse(_seek_json(request, found))
+
+
+@csrf_exempt
+@require_POST
+async def api_cancel_seek(request, seek_id):
+    """Cancel with the seek's token; a seek paired first stays paired (the answer says so)."""
+    body = _body(request)
+    if body is None:
+        return _api_error(400, "bad_json", "The request body is not a JSON object.")
+    found = await seeking.ticket(seek_id)
+    if found is None:
+        return _api_error(404, "unknown_seek", "No seek has that ID.")
+    token = body.get("token")
+    if not isinstance(token, str) or not token_matches(token, found.token_hash):
+        return _api_error(403, "bad_token", "That is not this seek's token.")
+    return JsonResponse(_seek_json(request, await seeking.end(seek_id, pool.CANCELLED)))
+
+
+@require_GET
+async def api_lobby(request):
+    """The lobby's lists as the socket at /ws/lobby/ sends them."""
+    return JsonResponse(await lobby.current())

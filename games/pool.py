@@ -1,0 +1,213 @@
+"""Pairing strangers, decided by the database (synchronous; games/seeking.py runs it off the loop).
+
+A seek is a row. Every pairing happens in a transaction that first locks its time control's
+``Pool`` row, so pairings in one pool take turns across all processes, and each sees every
+seek committed before it: two seekers arriving together on two processes are paired with
+each other, and no seek is paired twice (its row is locked and re-checked as it is updated).
+
+A seek is *pairable* while it waits with a socket open: ``away_since`` is None and a process
+holding its socket refreshed ``seen_at`` recently (a process that dies stops refreshing). Every
+change that can make a seek pairable (created, its socket back, a heartbeat) is followed by a
+pairing attempt in its pool, so no two pairable seeks are left waiting in one pool.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import Count, Q
+
+from games import store
+from games.clock import TimeControl, parse_time_control
+from games.identity import new_game_id
+from games.models import Pool, Seek
+
+WAITING, PAIRED = Seek.Status.WAITING, Seek.Status.PAIRED
+CANCELLED, EXPIRED, REMOVED = Seek.Status.CANCELLED, Seek.Status.EXPIRED, Seek.Status.REMOVED
+KIND = "connect4"  # the game kind seekers are paired into (the only one today)
+
+
+class AlreadySeeking(Exception):
+    """This owner has a seek waiting already (a bot must cancel it, or let it expire, first)."""
+
+    def __init__(self, seek_id: str):
+        super().__init__(seek_id)
+        self.seek_id = seek_id
+
+
+@dataclass(frozen=True)
+class Ticket:
+    """Where a seek stands, as its owner may see it."""
+
+    id: str
+    time_control: str
+    status: str
+    created_at: datetime
+    token_hash: str
+    game_id: str | None
+    seat: int | None
+
+    @classmethod
+    def of(cls, seek: Seek) -> Ticket:
+        return cls(seek.id, seek.time_control, seek.status, seek.created_at, seek.token_hash, seek.game_id, seek.seat)
+
+
+@dataclass(frozen=True)
+class Pairing:
+    """Two seeks put into a new game: each seek's ID with the seat it got."""
+
+    game_id: str
+    time_control: str
+    seats: dict[str, int]
+
+
+def fresh_after(now: datetime) -> datetime:
+    """Heartbeats older than this mean the process holding the seeker's socket has gone."""
+    return now - timedelta(seconds=3 * settings.GAME_SWEEP_INTERVAL_SECONDS)
+
+
+def _pairable(now: datetime) -> Q:
+    return Q(status=WAITING, away_since__isnull=True, seen_at__gte=fresh_after(now))
+
+
+def _lock(time_control: str) -> None:
+    """Take the pool's lock for the rest of the transaction: the row's lock on PostgreSQL; on SQLite
+    the insert (which does nothing once the row exists) takes the database's write lock."""
+    Pool.objects.bulk_create([Pool(time_control=time_control)], ignore_conflicts=True)
+    Pool.objects.select_for_update().filter(time_control=time_control).first()
+
+
+def _control(name: str) -> TimeControl | None:
+    return parse_time_control(name or None, settings.GAME_FIRST_MOVE_SECONDS)
+
+
+def _pair(time_control: str, now: datetime, now_ms: int) -> list[Pairing]:
+    """Pair the pool's pairable seeks two by two, longest waiting first. Caller holds the pool's lock."""
+    pairings = []
+    while True:
+        waiting = Seek.objects.select_for_update().filter(_pairable(now), time_control=time_control)
+        two = list(waiting.order_by("created_at", "id")[:2])
+        if len(two) < 2:
+            return pairings
+        random.shuffle(two)  # colours at random: seat 1 (Red) moves first
+        for _ in range(5):
+            game_id = new_game_id()
+            try:
+                with transaction.atomic():  # a savepoint: an ID collision must not undo the pairing so far
+                    hashes = {seat: seek.token_hash for seat, seek in enumerate(two, start=1)}
+                    store.create_started_game(game_id, KIND, hashes, _control(time_control), now_ms)
+                break
+            except IntegrityError:
+                continue
+        else:
+            raise RuntimeError("could not draw a free game ID")
+        for seat, seek in enumerate(two, start=1):
+            updated = Seek.objects.filter(pk=seek.pk, status=WAITING).update(
+                status=PAIRED, game_id=game_id, seat=seat, ended_at=now
+            )
+            if updated != 1:  # cannot happen while the rows are locked; never pair on a guess
+                raise RuntimeError(f"seek {seek.pk} changed while locked")
+        pairings.append(Pairing(game_id, time_control, {seek.pk: seat for seat, seek in enumerate(two, start=1)}))
+
+
+def seek(
+    owner: str, address: str, time_control: str, token_hash: str, replace: bool, now: datetime, now_ms: int
+) -> tuple[Ticket, list[Pairing], str | None]:
+    """A new seek, paired at once if someone pairable waits in its pool.
+
+    The owner's seek already waiting is cancelled if ``replace`` (a browser choosing again),
+    else AlreadySeeking is raised. Returns the new seek as it ends up, the pairings made, and
+    the ID of the seek it replaced, if any."""
+    with transaction.atomic():
+        _lock(time_control)
+        replaced = None
+        existing = Seek.objects.select_for_update().filter(owner=owner, status=WAITING).first()
+        if existing is not None:
+            if not replace:
+                raise AlreadySeeking(existing.pk)
+            Seek.objects.filter(pk=existing.pk, status=WAITING).update(status=CANCELLED, ended_at=now)
+            replaced = existing.pk
+        created = Seek.objects.create(
+            time_control=time_control, owner=owner, address=address, token_hash=token_hash, created_at=now, seen_at=now
+        )
+        pairings = _pair(time_control, now, now_ms)
+        return Ticket.of(Seek.objects.get(pk=created.pk)), pairings, replaced
+
+
+def arrive(seek_id: str, now: datetime, now_ms: int) -> tuple[Ticket | None, list[Pairing]]:
+    """A socket of the seeker is open (again): it is pairable, and paired if someone waits."""
+    found = Seek.objects.filter(pk=seek_id).first()
+    if found is None or found.status != WAITING:
+        return (Ticket.of(found) if found else None), []
+    with transaction.atomic():
+        _lock(found.time_control)
+        Seek.objects.filter(pk=seek_id, status=WAITING).update(away_since=None, seen_at=now)
+        pairings = _pair(found.time_control, now, now_ms)
+        return Ticket.of(Seek.objects.get(pk=seek_id)), pairings
+
+
+def leave(seek_ids: list[str], now: datetime) -> None:
+    """The seekers' last sockets here closed: they keep their place, but nobody is paired with them
+    until they are back (within the grace period)."""
+    Seek.objects.filter(pk__in=seek_ids, status=WAITING, away_since__isnull=True).update(away_since=now)
+
+
+def heartbeat(seek_ids: list[str], now: datetime) -> None:
+    """The seekers' sockets are open on this process: they stay pairable."""
+    if seek_ids:
+        Seek.objects.filter(pk__in=seek_ids, status=WAITING).update(seen_at=now, away_since=None)
+
+
+def pair_waiting(now: datetime, now_ms: int) -> list[Pairing]:
+    """Pair whatever can be paired in every pool (after heartbeats made seeks pairable again)."""
+    pools = (
+        Seek.objects.filter(_pairable(now))
+        .values("time_control")
+        .annotate(seekers=Count("id"))
+        .filter(seekers__gte=2)
+        .values_list("time_control", flat=True)
+    )
+    pairings = []
+    for time_control in list(pools):
+        with transaction.atomic():
+            _lock(time_control)
+            pairings += _pair(time_control, now, now_ms)
+    return pairings
+
+
+def end(seek_id: str, status: str, now: datetime) -> Ticket | None:
+    """Cancel (the seeker) or remove (an operator) a waiting seek; a seek paired first stays paired."""
+    Seek.objects.filter(pk=seek_id, status=WAITING).update(status=status, ended_at=now)
+    found = Seek.objects.filter(pk=seek_id).first()
+    return Ticket.of(found) if found else None
+
+
+def expire(now: datetime, limit: int = 100) -> list[str]:
+    """Seeks whose seeker has been gone longer than the grace period leave the pool."""
+    cutoff = now - timedelta(seconds=settings.GAME_SEEK_GRACE_SECONDS)
+    gone = Q(away_since__lt=cutoff) | Q(seen_at__lt=cutoff)
+    ids = list(Seek.objects.filter(gone, status=WAITING).values_list("id", flat=True)[:limit])
+    expired = []
+    for seek_id in ids:
+        if Seek.objects.filter(gone, pk=seek_id, status=WAITING).update(status=EXPIRED, ended_at=now):
+            expired.append(seek_id)
+    return expired
+
+
+def ticket(seek_id: str) -> Ticket | None:
+    found = Seek.objects.filter(pk=seek_id).first()
+    return Ticket.of(found) if found else None
+
+
+def tickets(seek_ids: list[str]) -> list[Ticket]:
+    return [Ticket.of(seek) for seek in Seek.objects.filter(pk__in=seek_ids)]
+
+
+def waiting_counts() -> dict[str, int]:
+    """Seekers waiting per time control (the lobby shows them)."""
+    rows = Seek.objects.filter(status=WAITING).values("time_control").annotate(seekers=Count("id"))
+    return {row["time_control"]: row["seekers"] for row in rows}

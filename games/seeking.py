@@ -1,0 +1,119 @@
+"""Play now, as one process sees it: seeks made and ended, which seekers' sockets are here, and
+telling seekers (on any process) that they were paired.
+
+The database decides (games/pool.py, on the journal thread); this module only reports. A
+seeker's sockets join the channel-layer group of its seek, so a pairing made by any process
+reaches them. A message lost on the way (a process dying between commit and send) is made
+good by the sweep, which reads the state of every seek with a socket here.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+
+from channels.layers import get_channel_layer
+from django.utils import timezone
+
+from games import journal, lobby, metrics, pool
+from games.identity import hash_token, new_seat_token
+from games.pool import AlreadySeeking, Pairing, Ticket  # noqa: F401 (re-exported for the views)
+from games.registry import now_ms
+
+log = logging.getLogger(__name__)
+
+# Seek ID -> channel names of its sockets in this process.
+_sockets: defaultdict[str, set[str]] = defaultdict(set)
+
+
+def group_name(seek_id: str) -> str:
+    return f"seek-{seek_id}"
+
+
+async def create(owner: str, address: str, time_control: str, replace: bool) -> tuple[Ticket, str]:
+    """A new seek (paired at once if someone waits): its ticket and the seeker's secret, which
+    becomes its seat token once paired. AlreadySeeking if the owner waits already and not ``replace``."""
+    token = new_seat_token()
+    ticket, pairings, replaced = await journal.run(
+        pool.seek, owner, address, time_control, hash_token(token), replace, timezone.now(), now_ms()
+    )
+    metrics.SEEKS.inc()
+    if replaced is not None:
+        await _tell(replaced, {"type": "seek.ended", "status": pool.CANCELLED})
+    await _announce(pairings)
+    lobby.changed()
+    return ticket, token
+
+
+async def ticket(seek_id: str) -> Ticket | None:
+    return await journal.run(pool.ticket, seek_id)
+
+
+async def attach(seek_id: str, channel_name: str) -> Ticket | None:
+    """A socket of the seeker, greeted: counted here, pairable, and paired if someone waits."""
+    _sockets[seek_id].add(channel_name)
+    found, pairings = await journal.run(pool.arrive, seek_id, timezone.now(), now_ms())
+    await _announce(pairings)
+    return found
+
+
+async def detach(seek_id: str, channel_name: str) -> None:
+    """The socket closed: when it was the seeker's last one here, the seeker is away (keeping its place)."""
+    here = _sockets.get(seek_id)
+    if here is None:
+        return
+    here.discard(channel_name)
+    if not here:
+        del _sockets[seek_id]
+        await journal.run(pool.leave, [seek_id], timezone.now())
+
+
+async def end(seek_id: str, status: str) -> Ticket | None:
+    """Cancel (the seeker) or remove (an operator) a waiting seek; every socket of it hears how it ended."""
+    found = await journal.run(pool.end, seek_id, status, timezone.now())
+    if found is not None:
+        await _tell_state(found)
+        lobby.changed()
+    return found
+
+
+async def sweep() -> None:
+    """Each sweep: the seekers here are still here, pair what heartbeats made pairable, let go of
+    seekers gone past the grace period, and tell sockets here of any end they missed."""
+    now = timezone.now()
+    here = list(_sockets)
+    await journal.run(pool.heartbeat, here, now)
+    await _announce(await journal.run(pool.pair_waiting, now, now_ms()))
+    expired = await journal.run(pool.expire, now)
+    for seek_id in expired:
+        await _tell(seek_id, {"type": "seek.ended", "status": pool.EXPIRED})
+    if expired:
+        lobby.changed()
+    for found in await journal.run(pool.tickets, here):
+        if found.status != pool.WAITING:
+            await _tell_state(found)
+
+
+async def _announce(pairings: list[Pairing]) -> None:
+    for pairing in pairings:
+        metrics.PAIRINGS.inc()
+        for seek_id, seat in pairing.seats.items():
+            await _tell(seek_id, {"type": "seek.paired", "game_id": pairing.game_id, "seat": seat})
+    if pairings:
+        lobby.changed()
+
+
+async def _tell_state(found: Ticket) -> None:
+    if found.status == pool.PAIRED:
+        await _tell(found.id, {"type": "seek.paired", "game_id": found.game_id, "seat": found.seat})
+    elif found.status != pool.WAITING:
+        await _tell(found.id, {"type": "seek.ended", "status": found.status})
+
+
+async def _tell(seek_id: str, message: dict) -> None:
+    await get_channel_layer().group_send(group_name(seek_id), message)
+
+
+def reset() -> None:
+    """Forget this process's sockets (each test has its own event loop)."""
+    _sockets.clear()
