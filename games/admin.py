@@ -7,8 +7,8 @@ from django.http import JsonResponse
 from django.template.response import TemplateResponse
 from django.utils.html import format_html, format_html_join
 
-from games import liveness, metrics, registry, store
-from games.models import Game, GameEvent, Server
+from games import liveness, metrics, pool, registry, seeking, store
+from games.models import Game, GameEvent, Seek, Server
 from games.rules import IllegalMove
 
 DISC = {0: "", 1: "●", 2: "▲"}  # told apart by shape as well as colour (colours: static/css/admin-board.css)
@@ -60,6 +60,7 @@ class GameAdmin(admin.ModelAdmin):
         "id",
         "kind",
         "time_control_name",
+        "public",
         "status",
         "result",
         "abort_reason",
@@ -69,7 +70,7 @@ class GameAdmin(admin.ModelAdmin):
         "created_at",
         "updated_at",
     )
-    list_filter = (LiveFilter, "status", "result", "kind", "time_control", "created_at")
+    list_filter = (LiveFilter, "status", "result", "kind", "time_control", "public", "created_at")
     search_fields = ("id",)
     date_hierarchy = "created_at"
     ordering = ("-created_at",)
@@ -83,9 +84,11 @@ class GameAdmin(admin.ModelAdmin):
         "seq",
         "connected",
         "time_control_name",
+        "public",
         "clocks",
         "board",
         "created_at",
+        "started_at",
         "updated_at",
         "finished_at",
     )
@@ -194,6 +197,59 @@ class GameAdmin(admin.ModelAdmin):
             self.message_user(request, f"Aborted {aborted} game(s).", messages.SUCCESS)
         if skipped:
             self.message_user(request, f"Skipped {skipped} game(s) that were already over.", messages.WARNING)
+
+
+@admin.register(Seek)
+class SeekAdmin(admin.ModelAdmin):
+    """Play now's queue: who waits for which time control, since when, and whether their socket is
+    here; an operator may remove a seeker (its page is told at once)."""
+
+    list_display = ("id", "time_control_name", "status", "waiting_for", "present", "address", "game", "seat")
+    list_filter = ("status", "time_control")
+    search_fields = ("id", "address", "game__id")
+    ordering = ("status", "created_at")
+    readonly_fields = (
+        "id",
+        "time_control_name",
+        "status",
+        "address",
+        "game",
+        "seat",
+        "created_at",
+        "seen_at",
+        "away_since",
+        "ended_at",
+    )
+    fields = readonly_fields
+    actions = ["remove_seeks"]
+
+    def has_add_permission(self, request):
+        return False  # seekers make their own seeks
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description="Time control", ordering="time_control")
+    def time_control_name(self, seek):
+        return seek.time_control or "Untimed"
+
+    @admin.display(description="Waiting since", ordering="created_at")
+    def waiting_for(self, seek):
+        return seek.created_at
+
+    @admin.display(boolean=True, description="Socket open")
+    def present(self, seek):
+        return seek.status == Seek.Status.WAITING and seek.away_since is None
+
+    @admin.action(description="Remove selected seekers from the queue (their pages are told at once)")
+    def remove_seeks(self, request, queryset):
+        removed = 0
+        for seek in queryset.filter(status=Seek.Status.WAITING):
+            found = async_to_sync(seeking.end)(seek.id, pool.REMOVED)
+            removed += found is not None and found.status == pool.REMOVED
+        self.message_user(request, f"Removed {removed} seeker(s).", messages.SUCCESS)
+        if skipped := queryset.count() - removed:
+            self.message_user(request, f"Skipped {skipped} seek(s) no longer waiting.", messages.WARNING)
 
 
 @admin.register(Server)

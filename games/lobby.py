@@ -11,7 +11,6 @@ older one that another process read first but sent later.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 
@@ -65,38 +64,45 @@ def read_lists() -> dict:
 
 _latest: dict | None = None  # the lists this process read last
 _latest_at = 0.0  # time.monotonic() when it did
-_push: asyncio.TimerHandle | None = None
+_stale = False  # this process changed something since
+_push: tuple[asyncio.AbstractEventLoop, asyncio.TimerHandle] | None = None  # a push waiting to go
 _pushing: set[asyncio.Task] = set()
 
 
 async def current() -> dict:
-    """The lists for a socket just opened: the ones read a moment ago, or read now."""
-    global _latest, _latest_at
-    if _latest is None or time.monotonic() - _latest_at > PUSH_DELAY:
+    """The lists for a socket just opened (or the API): the ones read a moment ago if nothing
+    changed here since, else read now."""
+    global _latest, _latest_at, _stale
+    if _latest is None or _stale or time.monotonic() - _latest_at > PUSH_DELAY:
+        _stale = False
         _latest, _latest_at = await journal.run(read_lists), time.monotonic()
     return _latest
 
 
 def changed() -> None:
     """Something a list shows has changed: push fresh lists soon (once for a burst of changes)."""
-    global _push
-    if _push is None:
-        with contextlib.suppress(RuntimeError):  # no running loop (a management command): nobody watches
-            _push = asyncio.get_running_loop().call_later(PUSH_DELAY, _push_soon)
+    global _push, _stale
+    _stale = True
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:  # no event loop (a management command): nobody here watches
+        return
+    if _push is None or _push[0] is not loop or _push[1].cancelled():
+        _push = (loop, loop.call_later(PUSH_DELAY, _push_soon))
 
 
 def _push_soon() -> None:
+    global _push
+    _push = None
     task = asyncio.ensure_future(_push_now())
     _pushing.add(task)
     task.add_done_callback(_pushing.discard)
 
 
 async def _push_now() -> None:
-    global _push, _latest, _latest_at
-    _push = None
     try:
-        _latest, _latest_at = await journal.run(read_lists), time.monotonic()
-        await get_channel_layer().group_send(GROUP, {"type": "lobby.lists", "lists": _latest})
+        lists = await current()
+        await get_channel_layer().group_send(GROUP, {"type": "lobby.lists", "lists": lists})
     except store.DATABASE_ERRORS as error:
         log.warning("the lobby's lists could not be read: %s", error)
     except Exception as error:  # the layer: the next change pushes again
@@ -104,7 +110,7 @@ async def _push_now() -> None:
 
 
 def reset() -> None:
-    global _latest, _push
+    global _latest, _push, _stale
     if _push is not None:
-        _push.cancel()
-    _latest, _push = None, None
+        _push[1].cancel()
+    _latest, _push, _stale = None, None, False

@@ -145,7 +145,7 @@ def _seek_json(request: HttpRequest, found: pool.Ticket) -> dict:
         answer["game"] = {
             "id": found.game_id,
             "seat": found.seat,
-            "url": request.build_absolute_uri(f"/g/{found.game_id}/"),
+            "page": request.build_absolute_uri(f"/g/{found.game_id}/"),
             "websocket": _websocket_url(request, f"/ws/games/{found.game_id}/"),
         }
     return answer

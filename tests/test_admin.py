@@ -164,3 +164,25 @@ def test_the_live_metrics_are_for_staff_only():
     for name in ("admin-metrics", "admin-metrics-numbers"):
         answer = Client().get(reverse(name))
         assert answer.status_code == 302 and "/admin/login/" in answer["Location"]
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_the_queue_of_seekers_is_listed_and_an_operator_can_remove_one(admin_client):
+    from tests.test_seeks import Seeker
+
+    waiting = await Seeker("bot:a", "10+5").seek()
+    assert (await waiting.connect())["type"] == "seeking"
+    page = await sync_to_async(admin_client.get)(reverse("admin:games_seek_changelist"))
+    assert page.status_code == 200
+    assert waiting.ticket.id.encode() in page.content and b"10+5" in page.content
+    detail = await sync_to_async(admin_client.get)(reverse("admin:games_seek_change", args=[waiting.ticket.id]))
+    assert detail.status_code == 200 and waiting.token.encode() not in detail.content
+
+    response = await sync_to_async(admin_client.post)(
+        reverse("admin:games_seek_changelist"),
+        {"action": "remove_seeks", "_selected_action": [waiting.ticket.id]},
+        follow=True,
+    )
+    assert b"Removed 1 seeker(s)." in response.content
+    assert await waiting.receive() == {"type": "ended", "seek_id": waiting.ticket.id, "status": "removed"}
+    await waiting.close()

@@ -84,7 +84,7 @@ def page_form(base_url: str, path: str, source: str) -> Response:
 
 @pytest.fixture(scope="module")
 def limited(tmp_path_factory):
-    """One process (SQLite, no Redis) with low limits: 5 games and 2 joins at once per address, 3 sockets."""
+    """One process (SQLite, no Redis) with low limits: 5 games, 2 joins and 2 seeks at once per address, 3 sockets."""
     workdir = tmp_path_factory.mktemp("limited")
     env = prepare(
         workdir,
@@ -92,6 +92,8 @@ def limited(tmp_path_factory):
         GAME_CREATE_BURST="5",
         GAME_JOIN_PER_MINUTE="1",
         GAME_JOIN_BURST="2",
+        GAME_SEEK_PER_MINUTE="1",
+        GAME_SEEK_BURST="2",
         GAME_MAX_SOCKETS_PER_ADDRESS="3",
     )
     daphne = Daphne(env, workdir / "daphne.log").start()
@@ -122,6 +124,16 @@ def test_one_address_gets_its_burst_of_games_and_then_429s(limited):
     # Another address is untouched.
     assert call(daphne.url, "/api/games", source="127.0.0.3").status == 201
     assert games_in(database)[0] == before + 6
+
+
+def test_seeks_count_against_their_own_limit_on_the_page_and_the_api_together(limited):
+    daphne, _ = limited
+    pressed = [page_form(daphne.url, "/play", source="127.0.0.6") for _ in range(2)]
+    assert [answer.status for answer in pressed] == [302, 302]
+    refused = page_form(daphne.url, "/play", source="127.0.0.6")
+    assert refused.status == 429 and "Too many searches for an opponent from your address" in refused.text
+    assert_rate_limited(call(daphne.url, "/api/seeks", source="127.0.0.6"))
+    assert call(daphne.url, "/api/seeks", source="127.0.0.7").status == 201  # another address is untouched
 
 
 async def test_the_measured_flood_is_refused_at_the_shipped_defaults(tmp_path):

@@ -1,0 +1,84 @@
+"""The lobby's live lists over /ws/lobby/: pushed when they change, through the real ASGI
+application, channel layer and database."""
+
+import pytest
+from channels.testing import WebsocketCommunicator
+
+from config.asgi import application
+from games import registry, seeking
+from tests.conftest import ORIGIN
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+class Lobby:
+    def __init__(self):
+        self.communicator = WebsocketCommunicator(application, "/ws/lobby/", headers=[ORIGIN])
+
+    async def open(self):
+        assert (await self.communicator.connect())[0]
+        return await self.receive()
+
+    async def receive(self, timeout=3):
+        message = await self.communicator.receive_json_from(timeout=timeout)
+        assert message["type"] == "lobby"
+        return message
+
+    async def until(self, condition, timeout=3):
+        """The next lists for which ``condition`` holds (a burst of changes may take two pushes)."""
+        while not condition(lists := await self.receive(timeout)):
+            pass
+        return lists
+
+
+@pytest.fixture
+async def lobby():
+    watcher = Lobby()
+    yield watcher
+    await watcher.communicator.disconnect()
+
+
+async def test_a_public_challenge_appears_then_moves_to_the_games_being_played(lobby, sockets):
+    first = await lobby.open()
+    assert (first["challenges"], first["games"], first["seekers"]) == ([], [], {})
+
+    private_id, _ = await registry.create_game()
+    game_id, token = await registry.create_game(public=True)
+    lists = await lobby.until(lambda lists: lists["challenges"])
+    assert [challenge["id"] for challenge in lists["challenges"]] == [game_id]  # the private one never shows
+    assert lists["as_of"] > first["as_of"]
+
+    await registry.join(game_id)
+    lists = await lobby.until(lambda lists: lists["games"])
+    assert lists["challenges"] == []
+    assert lists["games"] == [
+        {"id": game_id, "time_control": "", "started_at": lists["games"][0]["started_at"], "spectators": 0}
+    ]
+
+    watcher = await sockets(game_id)
+    await watcher.hello()
+    lists = await lobby.until(lambda lists: lists["games"][0]["spectators"] == 1)
+    assert private_id not in [game["id"] for game in lists["games"]]
+
+    await registry.resign(game_id, 1)
+    lists = await lobby.until(lambda lists: not lists["games"])
+
+
+async def test_seekers_waiting_are_counted_per_time_control(lobby):
+    await lobby.open()
+    await seeking.create("bot:a", "127.0.0.1", "3+2", replace=False)
+    lists = await lobby.until(lambda lists: lists["seekers"])
+    assert lists["seekers"] == {"3+2": 1}
+    await seeking.create("bot:b", "127.0.0.1", "3+2", replace=False)  # paired: nobody waits
+    lists = await lobby.until(lambda lists: not lists["seekers"])
+    assert len(lists["games"]) == 1
+
+
+async def test_the_lobby_socket_refuses_bad_input_and_stays_open(lobby):
+    await lobby.open()
+    for raw, code in (("nope", "bad_json"), ('{"type": "lobby.lists"}', "unknown_type"), ("[1]", "not_object")):
+        await lobby.communicator.send_to(text_data=raw)
+        error = await lobby.communicator.receive_json_from(timeout=3)
+        assert (error["type"], error["code"]) == ("error", code)
+    await lobby.communicator.send_json_to({"type": "ping"})
+    assert await lobby.communicator.receive_json_from(timeout=3) == {"type": "pong"}
