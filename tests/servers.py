@@ -58,6 +58,8 @@ def production_env(workdir: Path, **overrides: str) -> dict[str, str]:
         GAME_CREATE_BURST="1000000",
         GAME_JOIN_PER_MINUTE="1000000",
         GAME_JOIN_BURST="1000000",
+        GAME_SEEK_PER_MINUTE="1000000",
+        GAME_SEEK_BURST="1000000",
         GAME_MAX_SOCKETS_PER_ADDRESS="1000000",
     )
     env.update(overrides)

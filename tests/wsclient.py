@@ -172,3 +172,72 @@ async def play_out(player: Player, timeout: float = 120) -> None:
                     await player.ws.close()
                 player.ws = None
                 await asyncio.sleep(0.2)
+
+
+async def post_from(base_url: str, path: str, source: str, body: dict | None = None) -> tuple[int, dict]:
+    """An API POST from the loopback address ``source`` (each seeker a stranger with its own address)."""
+    host, port = base_url.removeprefix("http://").split(":")
+    payload = json.dumps(body or {}).encode()
+    reader, writer = await asyncio.open_connection(host, int(port), local_addr=(source, 0))
+    try:
+        writer.write(
+            f"POST {path} HTTP/1.0\r\nHost: {host}:{port}\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(payload)}\r\nConnection: close\r\n\r\n".encode()
+            + payload
+        )
+        response = await reader.read()
+    finally:
+        writer.close()
+    head, _, answer = response.partition(b"\r\n\r\n")
+    return int(head.split(b" ", 2)[1]), json.loads(answer)
+
+
+class Seeker:
+    """A stranger pressing Play now through the API: a seek, then its socket until it is paired."""
+
+    def __init__(self, base_url: str, source: str, time_control: str = "3+2"):
+        self.base_url, self.source, self.time_control = base_url, source, time_control
+        self.seek: dict = {}
+        self.ws = None
+        self.paired: dict | None = None
+        self.reconnects = 0
+
+    async def create(self) -> dict:
+        status, self.seek = await post_from(
+            self.base_url, "/api/seeks", self.source, {"time_control": self.time_control}
+        )
+        assert status == 201, self.seek
+        return self.seek
+
+    async def connect(self) -> dict:
+        """Open the seek's socket (through whatever is at ``base_url``) and say hello; where it stands."""
+        url = self.base_url.replace("http", "ws", 1) + f"/ws/seeks/{self.seek['id']}/"
+        self.ws = await connect(url, origin=self.base_url, open_timeout=10, local_addr=(self.source, 0))
+        await self.ws.send(json.dumps({"type": "hello", "token": self.seek["token"]}))
+        return await self.next()
+
+    async def next(self, timeout: float = 30) -> dict:
+        async with asyncio.timeout(timeout):
+            message = json.loads(await self.ws.recv())
+        if message["type"] == "paired":
+            self.paired = message
+        return message
+
+    async def until_paired(self, timeout: float = 60) -> dict:
+        """Wait for ``paired``, reconnecting (as the page does) if the socket drops meanwhile."""
+        async with asyncio.timeout(timeout):
+            while self.paired is None:
+                try:
+                    await self.next(timeout)
+                except ConnectionClosed:
+                    self.reconnects += 1
+                    await asyncio.sleep(0.2 * self.reconnects)  # a backoff, as any client should
+                    try:
+                        await self.connect()
+                    except (OSError, InvalidHandshake, ConnectionClosed):
+                        continue
+        return self.paired
+
+    async def close(self) -> None:
+        if self.ws is not None:
+            await self.ws.close()
