@@ -3,11 +3,11 @@
 Thin, like the game's: parse, call games/seeking.py or games/lobby.py, send.
 """
 
+import asyncio
 import contextlib
 import logging
 
 from games import lobby, pool, seeking, shutdown, store, sweeper
-from games.identity import token_matches
 from games.registry import now_ms
 from games.sockets import (
     CLOSE_BAD_TOKEN,
@@ -22,6 +22,11 @@ from games.sockets import (
 log = logging.getLogger(__name__)
 
 CLOSE_NORMAL = 1000
+# After paired or ended the client closes the socket; one that does not is closed after this long.
+# Closing at once would race the message: a close that reaches a proxy first can reset the
+# connection and lose the message still on its way.
+LINGER_SECONDS = 10
+_closing: set[asyncio.Task] = set()  # lingering sockets being closed (the loop keeps only weak references)
 
 
 class SeekConsumer(JsonSocket):
@@ -33,21 +38,14 @@ class SeekConsumer(JsonSocket):
     in_group = False
     token = None  # the seek's secret, once the client proved it holds it
     finished = False  # paired or ended has been sent: nothing more is
+    lingering = None  # the timer that closes a finished socket its client keeps open
 
     async def connect(self):
+        """Nothing is read yet: the seek is looked up once, when the socket says hello."""
         self.seek_id = self.scope["url_route"]["kwargs"]["seek_id"]
         self.group = seeking.group_name(self.seek_id)
         self.limit_messages()
         if not await self.take_slot():
-            return
-        try:
-            found = await seeking.ticket(self.seek_id)
-        except store.DATABASE_ERRORS as error:
-            log.warning("a socket of seek %s was turned away, the database failed: %s", self.seek_id, error)
-            await self.accept_and_close(CLOSE_UNAVAILABLE, "database unavailable")
-            return
-        if found is None:
-            await self.accept_and_close(CLOSE_UNKNOWN_GAME, "unknown seek")
             return
         await self.accept()
         self.accepted = True
@@ -61,6 +59,8 @@ class SeekConsumer(JsonSocket):
         shutdown.open_sockets.discard(self)
         in_group, self.in_group = self.in_group, False
         greeted, self.token = self.token is not None, None
+        if self.lingering is not None:
+            self.lingering.cancel()
         try:
             if in_group:
                 with contextlib.suppress(*LAYER_ERRORS):
@@ -77,17 +77,19 @@ class SeekConsumer(JsonSocket):
 
     async def on_hello(self, content):
         """Prove the seek is yours (its token); you are then pairable and hear how it stands."""
-        token = optional_str(content, "token")
+        token = optional_str(content, "token") or ""
         if self.token is not None:
             raise ClientError("already_greeted", "This socket has said hello already.")
-        found = await seeking.ticket(self.seek_id)
-        if found is None or not token_matches(token or "", found.token_hash):
+        try:
+            found = await seeking.attach(self.seek_id, self.channel_name, token)
+        except pool.WrongToken:
             await self.send_error("bad_token", "That is not this seek's token.")
-            await self.close(code=CLOSE_BAD_TOKEN, reason="bad token")
-            self.finished = True
+            await self.finish(CLOSE_BAD_TOKEN, "bad token")
+            return
+        if found is None:
+            await self.finish(CLOSE_UNKNOWN_GAME, "unknown seek")
             return
         self.token = token
-        found = await seeking.attach(self.seek_id, self.channel_name)
         await self.send_state(found)
 
     async def on_cancel(self, content):
@@ -128,7 +130,7 @@ class SeekConsumer(JsonSocket):
             await self.send_json({"type": "seeking", "seek": seek})
 
     async def send_paired(self, game_id: str, seat: int):
-        """The game, your seat and its token (the seek's own), then the socket closes: its work is done."""
+        """The game, your seat and its token (the seek's own): the socket's work is done."""
         if self.finished:
             return
         self.finished = True
@@ -143,14 +145,28 @@ class SeekConsumer(JsonSocket):
                 "websocket": f"/ws/games/{game_id}/",
             }
         )
-        await self.close(code=CLOSE_NORMAL)
+        self.linger()
+
+    async def finish(self, code: int, reason: str):
+        self.finished = True
+        await self.close(code=code, reason=reason)
 
     async def send_ended(self, status: str):
         if self.finished:
             return
         self.finished = True
         await self.send_json({"type": "ended", "seek_id": self.seek_id, "status": status})
-        await self.close(code=CLOSE_NORMAL)
+        self.linger()
+
+    def linger(self):
+        """Leave the closing to the client, for a while."""
+
+        def close_now():
+            task = asyncio.ensure_future(self.close(code=CLOSE_NORMAL))
+            _closing.add(task)
+            task.add_done_callback(_closing.discard)
+
+        self.lingering = asyncio.get_running_loop().call_later(LINGER_SECONDS, close_now)
 
 
 class LobbyConsumer(JsonSocket):

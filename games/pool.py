@@ -18,12 +18,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Count, Q
 
 from games import store
 from games.clock import TimeControl, parse_time_control
-from games.identity import new_game_id
+from games.identity import new_game_id, new_seek_id, token_matches
 from games.models import Pool, Seek
 
 WAITING, PAIRED = Seek.Status.WAITING, Seek.Status.PAIRED
@@ -74,11 +74,29 @@ def _pairable(now: datetime) -> Q:
     return Q(status=WAITING, away_since__isnull=True, seen_at__gte=fresh_after(now))
 
 
+# The statements every seek runs are written out: building them with the ORM cost several
+# times running them (a seek a few milliseconds, at a hundred seeks a second).
+_SEEK, _POOL = Seek._meta.db_table, Pool._meta.db_table
+_TICKET_COLUMNS = "id, time_control, status, created_at, token_hash, game_id, seat"
+
+
+def _sql(sql: str, params: list) -> list[tuple]:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall() if cursor.description else []
+
+
+def _ticket(row: tuple) -> Ticket:
+    seek_id, time_control, status, created_at, token_hash, game_id, seat = row
+    return Ticket(seek_id, time_control, status, store._from_db(created_at), token_hash, game_id, seat)
+
+
 def _lock(time_control: str) -> None:
     """Take the pool's lock for the rest of the transaction: the row's lock on PostgreSQL; on SQLite
     the insert (which does nothing once the row exists) takes the database's write lock."""
-    Pool.objects.bulk_create([Pool(time_control=time_control)], ignore_conflicts=True)
-    Pool.objects.select_for_update().filter(time_control=time_control).first()
+    _sql(f"INSERT INTO {_POOL} (time_control) VALUES (%s) ON CONFLICT DO NOTHING", [time_control])
+    if connection.vendor == "postgresql":
+        _sql(f"SELECT 1 FROM {_POOL} WHERE time_control = %s FOR UPDATE", [time_control])
 
 
 def _control(name: str) -> TimeControl | None:
@@ -88,9 +106,13 @@ def _control(name: str) -> TimeControl | None:
 def _pair(time_control: str, now: datetime, now_ms: int) -> list[Pairing]:
     """Pair the pool's pairable seeks two by two, longest waiting first. Caller holds the pool's lock."""
     pairings = []
+    lock = " FOR UPDATE" if connection.vendor == "postgresql" else ""
     while True:
-        waiting = Seek.objects.select_for_update().filter(_pairable(now), time_control=time_control)
-        two = list(waiting.order_by("created_at", "id")[:2])
+        two = _sql(
+            f"SELECT id, token_hash FROM {_SEEK} WHERE status = %s AND time_control = %s AND away_since IS NULL"
+            f" AND seen_at >= %s ORDER BY created_at, id LIMIT 2{lock}",
+            [WAITING, time_control, store._to_db(fresh_after(now))],
+        )
         if len(two) < 2:
             return pairings
         random.shuffle(two)  # colours at random: seat 1 (Red) moves first
@@ -98,20 +120,20 @@ def _pair(time_control: str, now: datetime, now_ms: int) -> list[Pairing]:
             game_id = new_game_id()
             try:
                 with transaction.atomic():  # a savepoint: an ID collision must not undo the pairing so far
-                    hashes = {seat: seek.token_hash for seat, seek in enumerate(two, start=1)}
+                    hashes = {seat: token_hash for seat, (_, token_hash) in enumerate(two, start=1)}
                     store.create_started_game(game_id, KIND, hashes, _control(time_control), now_ms)
                 break
             except IntegrityError:
                 continue
         else:
             raise RuntimeError("could not draw a free game ID")
-        for seat, seek in enumerate(two, start=1):
-            updated = Seek.objects.filter(pk=seek.pk, status=WAITING).update(
+        for seat, (seek_id, _) in enumerate(two, start=1):
+            updated = Seek.objects.filter(pk=seek_id, status=WAITING).update(
                 status=PAIRED, game_id=game_id, seat=seat, ended_at=now
             )
             if updated != 1:  # cannot happen while the rows are locked; never pair on a guess
-                raise RuntimeError(f"seek {seek.pk} changed while locked")
-        pairings.append(Pairing(game_id, time_control, {seek.pk: seat for seat, seek in enumerate(two, start=1)}))
+                raise RuntimeError(f"seek {seek_id} changed while locked")
+        pairings.append(Pairing(game_id, time_control, {seek_id: seat for seat, (seek_id, _) in enumerate(two, 1)}))
 
 
 def seek(
@@ -125,29 +147,54 @@ def seek(
     with transaction.atomic():
         _lock(time_control)
         replaced = None
-        existing = Seek.objects.select_for_update().filter(owner=owner, status=WAITING).first()
-        if existing is not None:
+        lock = " FOR UPDATE" if connection.vendor == "postgresql" else ""
+        existing = _sql(f"SELECT id FROM {_SEEK} WHERE owner = %s AND status = %s{lock}", [owner, WAITING])
+        if existing:
             if not replace:
-                raise AlreadySeeking(existing.pk)
-            Seek.objects.filter(pk=existing.pk, status=WAITING).update(status=CANCELLED, ended_at=now)
-            replaced = existing.pk
-        created = Seek.objects.create(
-            time_control=time_control, owner=owner, address=address, token_hash=token_hash, created_at=now, seen_at=now
+                raise AlreadySeeking(existing[0][0])
+            replaced = existing[0][0]
+            _sql(
+                f"UPDATE {_SEEK} SET status = %s, ended_at = %s WHERE id = %s AND status = %s",
+                [CANCELLED, store._to_db(now), replaced, WAITING],
+            )
+        seek_id, moment = new_seek_id(), store._to_db(now)
+        _sql(
+            f"INSERT INTO {_SEEK} (id, time_control, owner, address, token_hash, status, created_at, seen_at)"
+            " VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
+            [seek_id, time_control, owner, address, token_hash, WAITING, moment, moment],
         )
         pairings = _pair(time_control, now, now_ms)
-        return Ticket.of(Seek.objects.get(pk=created.pk)), pairings, replaced
+        mine = next((pairing for pairing in pairings if seek_id in pairing.seats), None)
+        if mine is None:
+            created = Ticket(seek_id, time_control, WAITING, now, token_hash, None, None)
+        else:
+            created = Ticket(seek_id, time_control, PAIRED, now, token_hash, mine.game_id, mine.seats[seek_id])
+        return created, pairings, replaced
 
 
-def arrive(seek_id: str, now: datetime, now_ms: int) -> tuple[Ticket | None, list[Pairing]]:
-    """A socket of the seeker is open (again): it is pairable, and paired if someone waits."""
-    found = Seek.objects.filter(pk=seek_id).first()
-    if found is None or found.status != WAITING:
-        return (Ticket.of(found) if found else None), []
+class WrongToken(Exception):
+    """The token offered is not the seek's: nothing was changed."""
+
+
+def arrive(seek_id: str, token: str, now: datetime, now_ms: int) -> tuple[Ticket | None, list[Pairing]]:
+    """A socket of the seeker, proving it holds ``token``, is open (again): the seek is pairable,
+    and paired if someone waits. None for an unknown seek; WrongToken changes nothing.
+
+    A seek that never went away was pairable all along, so it was offered a partner when it
+    became so: nothing is written for it (most sockets say hello right after the seek is made)."""
+    rows = _sql(f"SELECT {_TICKET_COLUMNS}, away_since, seen_at FROM {_SEEK} WHERE id = %s", [seek_id])
+    if not rows:
+        return None, []
+    found, away_since, seen_at = _ticket(rows[0][:7]), rows[0][7], store._from_db(rows[0][8])
+    if not token_matches(token, found.token_hash):
+        raise WrongToken(seek_id)
+    if found.status != WAITING or (away_since is None and seen_at >= fresh_after(now)):
+        return found, []
     with transaction.atomic():
         _lock(found.time_control)
         Seek.objects.filter(pk=seek_id, status=WAITING).update(away_since=None, seen_at=now)
         pairings = _pair(found.time_control, now, now_ms)
-        return Ticket.of(Seek.objects.get(pk=seek_id)), pairings
+        return ticket(seek_id), pairings
 
 
 def leave(seek_ids: list[str], now: datetime) -> None:
@@ -199,8 +246,8 @@ def expire(now: datetime, limit: int = 100) -> list[str]:
 
 
 def ticket(seek_id: str) -> Ticket | None:
-    found = Seek.objects.filter(pk=seek_id).first()
-    return Ticket.of(found) if found else None
+    rows = _sql(f"SELECT {_TICKET_COLUMNS} FROM {_SEEK} WHERE id = %s", [seek_id])
+    return _ticket(rows[0]) if rows else None
 
 
 def tickets(seek_ids: list[str]) -> list[Ticket]:

@@ -49,10 +49,12 @@ async def ticket(seek_id: str) -> Ticket | None:
     return await journal.run(pool.ticket, seek_id)
 
 
-async def attach(seek_id: str, channel_name: str) -> Ticket | None:
-    """A socket of the seeker, greeted: counted here, pairable, and paired if someone waits."""
-    _sockets[seek_id].add(channel_name)
-    found, pairings = await journal.run(pool.arrive, seek_id, timezone.now(), now_ms())
+async def attach(seek_id: str, channel_name: str, token: str) -> Ticket | None:
+    """A socket of the seeker, greeted with its token: counted here, pairable, and paired if someone
+    waits. None for an unknown seek; pool.WrongToken (nothing changed) for a token not the seek's."""
+    found, pairings = await journal.run(pool.arrive, seek_id, token, timezone.now(), now_ms())
+    if found is not None:
+        _sockets[seek_id].add(channel_name)
     await _announce(pairings)
     return found
 

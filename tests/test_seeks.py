@@ -40,9 +40,6 @@ class Seeker:
     async def receive(self, timeout=3):
         return await self.communicator.receive_json_from(timeout=timeout)
 
-    async def closed(self, timeout=3):
-        return await self.communicator.receive_output(timeout)
-
     async def nothing_more(self):
         return await self.communicator.receive_nothing(timeout=0.1)
 
@@ -97,7 +94,7 @@ async def test_two_seekers_are_put_into_one_game_and_their_seek_tokens_take_its_
     # The seek's own token is the seat token: each player is seated in the game with it.
     for seeker, message in ((second, told[0]), (first, told[1])):
         assert message["token"] == seeker.token
-        assert (await seeker.closed())["type"] == "websocket.close"
+        assert await seeker.nothing_more()  # its work is done: the client closes it
         socket, welcome = await game_socket(game_id, seeker.token)
         assert (welcome["type"], welcome["seat"], welcome["role"]) == ("welcome", message["seat"], "player")
         assert welcome["game"]["clock"]["time_control"] == "3+2"
@@ -208,11 +205,11 @@ async def test_a_wrong_token_is_refused_and_the_seeker_is_not_made_pairable(seek
     await intruder.disconnect()
 
 
-async def test_an_unknown_seek_closes_with_4404():
+async def test_an_unknown_seek_closes_with_4404_at_hello():
     socket = WebsocketCommunicator(application, "/ws/seeks/ABCDEFGHJKMN/", headers=[ORIGIN])
-    connected, code = await socket.connect()
-    assert connected
-    assert (await socket.receive_output(3))["code"] == 4404
+    assert (await socket.connect())[0]
+    await socket.send_json_to({"type": "hello", "token": "anything"})
+    assert await socket.receive_output(3) == {"type": "websocket.close", "code": 4404, "reason": "unknown seek"}
     await socket.disconnect()
 
 
