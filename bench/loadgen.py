@@ -90,12 +90,17 @@ class Seat:
     token: str | None = None
 
 
-async def post_json(port: int, path: str) -> dict:
-    """A bare HTTP/1.0 POST with no body (the API needs nothing more); the answer's JSON."""
+async def post_json(port: int, path: str, body: dict | None = None, source: str | None = None) -> dict:
+    """A bare HTTP/1.0 POST (no body unless given), from the loopback address ``source`` if given;
+    the answer's JSON."""
+    payload = json.dumps(body).encode() if body is not None else b""
+    head = f"POST {path} HTTP/1.0\r\nHost: {HOST}:{port}\r\nContent-Length: {len(payload)}\r\n"
+    if body is not None:
+        head += "Content-Type: application/json\r\n"
     try:
-        reader, writer = await asyncio.open_connection(HOST, port)
+        reader, writer = await asyncio.open_connection(HOST, port, local_addr=(source, 0) if source else None)
         try:
-            writer.write(f"POST {path} HTTP/1.0\r\nHost: {HOST}:{port}\r\nContent-Length: 0\r\n\r\n".encode())
+            writer.write(head.encode() + b"\r\n" + payload)
             response = await reader.read()
         finally:
             writer.close()
@@ -422,3 +427,66 @@ async def flag_all(target: Target, games: list[tuple[str, str]], span: float, re
     """Every game's flag, their start times spread evenly over ``span`` seconds."""
     step = span / max(1, len(games) - 1)
     await asyncio.gather(*(flag_one(target, game, i * step, recorder) for i, game in enumerate(games)))
+
+
+@dataclass
+class PairingRecorder:
+    """When each game's two seekers were told, keyed by game: from the second seek's request to the
+    later of the two tellings (its own answer, the first seeker's ``paired`` message)."""
+
+    started: dict[str, float] = field(default_factory=dict)  # game ID -> the second seek's request sent
+    told: dict[str, list[float]] = field(default_factory=dict)  # game ID -> when each seeker learnt of it
+    errors: Counter = field(default_factory=Counter)
+    seeks: int = 0
+
+    def latencies(self) -> list[float]:
+        return [max(self.told[game]) - sent for game, sent in self.started.items() if len(self.told.get(game, ())) == 2]
+
+
+async def seek_once(target: Target, number: int, time_control: str, recorder: PairingRecorder) -> None:
+    """One stranger (its own loopback address) seeks through the API, then waits on its seek's socket
+    unless the answer says it was paired already. Seeker ``number`` talks to process ``number % 2``."""
+    port = target.ports[number % 2]
+    source = f"127.{1 + number // 62500}.{1 + number // 250 % 250}.{1 + number % 250}"
+    sent = perf_counter()
+    try:
+        seek = await post_json(port, "/api/seeks", {"time_control": time_control}, source)
+    except BenchError as error:
+        recorder.errors[error.kind] += 1
+        return
+    recorder.seeks += 1
+    if seek["status"] == "paired":
+        game_id = seek["game"]["id"]
+        recorder.started[game_id] = sent
+        recorder.told.setdefault(game_id, []).append(perf_counter())
+        return
+    try:
+        async with connect(
+            f"ws://{HOST}:{port}/ws/seeks/{seek['id']}/",
+            origin=f"http://{HOST}:{port}",
+            compression=None,
+            ping_interval=None,
+            open_timeout=REPLY_TIMEOUT,
+            proxy=None,
+            local_addr=(source, 0),
+        ) as ws:
+            await ws.send(json.dumps({"type": "hello", "token": seek["token"]}))
+            async with asyncio.timeout(REPLY_TIMEOUT):
+                while (message := json.loads(await ws.recv()))["type"] == "seeking":
+                    pass
+            if message["type"] != "paired":
+                raise BenchError(f"seek {message['type']} ({message.get('code') or message.get('status')})")
+            recorder.told.setdefault(message["game_id"], []).append(perf_counter())
+    except BenchError as error:
+        recorder.errors[error.kind] += 1
+    except (OSError, InvalidHandshake, ConnectionClosed, TimeoutError) as error:
+        recorder.errors[f"seek socket ({type(error).__name__})"] += 1
+
+
+async def seek_steadily(target: Target, rate: float, seconds: float, recorder: PairingRecorder) -> None:
+    """``rate`` seeks a second for ``seconds``, all for the same time control; wait for every one."""
+    tasks, started = [], perf_counter()
+    for number in range(int(rate * seconds)):
+        await asyncio.sleep(max(0.0, started + number / rate - perf_counter()))
+        tasks.append(asyncio.create_task(seek_once(target, number, "3+2", recorder)))
+    await asyncio.gather(*tasks)

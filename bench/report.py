@@ -68,6 +68,10 @@ def is_flags(result: Result) -> bool:
     return result.scenario.startswith("S5")
 
 
+def is_pairing(result: Result) -> bool:
+    return result.scenario == "S6"
+
+
 def has_moves(result: Result) -> bool:
     return result.scenario != "S3"
 
@@ -109,7 +113,7 @@ def results_table(results: list[Result]) -> str:
     header = ["Scenario", "Load", "Server", "Moves/s", "p50 ms", "p99 ms", "max ms", "Errors", "Games finished"]
     header += ["Server CPU", "Generator CPU", "Machine CPU", "Server RSS", "RSS/socket"]
     rows = []
-    for r in results:
+    for r in (r for r in results if not is_pairing(r)):
         played = has_moves(r)
         rows.append(
             [
@@ -138,7 +142,7 @@ def ratios_table(results: list[Result]) -> str:
     """Ours divided by each baseline under the same load. Over 1 is more moves, or more milliseconds or bytes."""
     header = ["Scenario", "Load", "Figure", "÷ websockets relay", "÷ Channels relay"]
     rows = []
-    for ours in (r for r in results if r.server == "ours" and not is_flags(r)):
+    for ours in (r for r in results if r.server == "ours" and not is_flags(r) and not is_pairing(r)):
         ws, channels = (find(results, ours.scenario, ours.load, kind) for kind in ("ws-relay", "channels-relay"))
         if has_moves(ours):
             figures = [
@@ -174,6 +178,24 @@ def flags_table(results: list[Result]) -> str:
             ]
         )
     return table(header, rows) if rows else "S5 was not part of this run."
+
+
+def pairing_table(results: list[Result]) -> str:
+    """S6: from the second seek of each pair to both seekers told, on one process and on two."""
+    header = ["Load", "Server", "Pairs", "p50 ms", "p99 ms", "max ms", "Errors", "Server CPU", "Machine CPU"]
+    rows = [
+        [
+            r.load,
+            server_name(r),
+            f"{len(r.latencies):,}",
+            *(ms(r.latency_ms(q)) for q in (0.5, 0.99, 1.0)),
+            errors(r),
+            f"{r.server_cpu:.0f}%",
+            f"{r.machine_cpu:.0f}%",
+        ]
+        for r in filter(is_pairing, results)
+    ]
+    return table(header, rows) if rows else "S6 was not part of this run."
 
 
 def targets_table(results: list[Result]) -> str:
@@ -235,6 +257,17 @@ def targets_table(results: list[Result]) -> str:
     else:
         measured, met = NO_FIGURE, None
     rows.append(["S5 under S1's saturation (G=100): flags' p99 ≤ the moves' p99", measured, verdict(met)])
+
+    for processes in (1, 2):
+        found = next((r for r in results if is_pairing(r) and r.processes == processes), None)
+        if found:
+            p99 = found.latency_ms(0.99)
+            measured = f"p99 {ms(p99)} ms over {len(found.latencies):,} pairs, {sum(found.errors.values())} errors"
+            met = p99 is not None and p99 <= 250 and not found.errors
+        else:
+            measured, met = NO_FIGURE, None
+        where = "one process" if processes == 1 else "two processes (Redis + PostgreSQL)"
+        rows.append([f"S6 on {where}: pairing p99 ≤ 250 ms at 100 seeks/s", measured, verdict(met)])
     return table(["Target", "Measured", "Verdict"], rows)
 
 
@@ -260,7 +293,7 @@ def plan_text(plan: Plan) -> str:
         f"S3 with {plan.idle_sockets:,} sockets, idle for {plan.idle_seconds:g} s; "
         f"S4 at G = {', '.join(f'{g:,}' for g in plan.scale_out_games)} and S2's size; "
         f"S5 with {plan.flag_games:,} flags in each of S1 at G=100 and S2 with 100 games, "
-        f"{plan.flag_seconds:g} s each. "
+        f"{plan.flag_seconds:g} s each; S6 with seekers arriving for {plan.pairing_seconds:g} s. "
         f"Each measured window follows a {plan.warmup_seconds:g} s warm-up."
     )
 
@@ -341,6 +374,7 @@ def write(results: list[Result], notes: list[str], plan: Plan, command: str, sta
         results=results_table(results),
         ratios=ratios_table(results),
         flags=flags_table(results),
+        pairing=pairing_table(results),
         notes="\n".join(f"- {note}" for note in [*notes, *busy_machine_notes(results), *traceback_notes(results)]),
     )
     DOC.write_text(page)

@@ -5,8 +5,9 @@ every seat pausing about a second. S3 idle capacity: sockets opened and left
 alone. S4 scale-out: S1 and S2 against two processes on Redis + PostgreSQL, the
 two seats of every game on different processes. S5 clocks: S1 at G=100 and the
 quick S2 on our server, with timed games running out meanwhile, to time how late
-a flag falls. Every scenario runs against a freshly started deployment of each
-server.
+a flag falls. S6 pairing: strangers seeking a game (Play now) at a steady rate,
+on one process and on two. Every scenario runs against a freshly started
+deployment of each server.
 """
 
 from __future__ import annotations
@@ -49,6 +50,7 @@ class Plan:
     scale_out_games: tuple[int, ...]
     flag_games: int = 0  # S5: timed games left to run out on our server, in each of its two loads
     flag_seconds: float = 0  # S5: the length of each of its two windows
+    pairing_seconds: float = 0  # S6: how long seekers keep arriving, PAIRING_RATE a second
 
 
 QUICK = Plan(  # under 3 minutes in all, on a 2-core machine
@@ -62,6 +64,7 @@ QUICK = Plan(  # under 3 minutes in all, on a 2-core machine
     scale_out_games=(100,),
     flag_games=100,
     flag_seconds=6,
+    pairing_seconds=4,
 )
 FULL = Plan(
     saturation_games=(1, 100, 1000),
@@ -74,6 +77,7 @@ FULL = Plan(
     scale_out_games=(100, 1000),
     flag_games=400,
     flag_seconds=30,
+    pairing_seconds=20,
 )
 SMOKE = Plan(  # S1 only
     saturation_games=(10,),
@@ -85,7 +89,8 @@ SMOKE = Plan(  # S1 only
     warmup_seconds=1,
     scale_out_games=(),
 )
-SCENARIOS = ("S1", "S2", "S3", "S4", "S5")
+SCENARIOS = ("S1", "S2", "S3", "S4", "S5", "S6")
+PAIRING_RATE = 100  # S6: seeks a second
 FLAG_CLOCK_MS = 1000  # an S5 flag game's clock: short enough to run out well inside a window
 FLAG_LOAD_GAMES = 100  # S5's load: S1 at G=100, and the quick S2 (100 games at human pace)
 
@@ -254,6 +259,32 @@ async def idle(deployment: Deployment, plan: Plan) -> Result:
     return _result("S3", load, len(pairs), len(sockets), deployment, window, recorder, rss_before)
 
 
+async def pairing(deployment: Deployment, plan: Plan) -> Result:
+    """S6: PAIRING_RATE seeks a second for ``plan.pairing_seconds``, each from an address of its own,
+    alternating between the deployment's processes; how long from the second seek of each pair to
+    both seekers told."""
+    await loadgen.prime(deployment.target)
+    recorder = loadgen.PairingRecorder()
+    rss_before = deployment.rss()
+    server_before, generator_before = deployment.cpu_seconds(), time.process_time()
+    psutil.cpu_percent()
+    started = time.perf_counter()
+    await loadgen.seek_steadily(deployment.target, PAIRING_RATE, plan.pairing_seconds, recorder)
+    elapsed = time.perf_counter() - started
+    window = Window(
+        seconds=elapsed,
+        server_cpu=100 * (deployment.cpu_seconds() - server_before) / elapsed,
+        generator_cpu=100 * (time.process_time() - generator_before) / elapsed,
+        machine_cpu=psutil.cpu_percent(),
+        rss=deployment.rss(),
+        tracebacks=deployment.tracebacks(),
+    )
+    moves = loadgen.Recorder(latencies=recorder.latencies(), errors=recorder.errors)
+    moves.games_finished = len(moves.latencies)
+    load = f"{PAIRING_RATE} seeks/s, {recorder.seeks:,} seeks"
+    return _result("S6", load, len(recorder.started), recorder.seeks, deployment, window, moves, rss_before)
+
+
 @dataclass
 class Run:
     """One run of the tool: the plan, the servers to compare, and where results and notes go."""
@@ -282,7 +313,22 @@ class Run:
             await self.scale_out()
         if "S5" in wanted and plan.flag_games and "ours" in self.kinds:
             await self.flags()
+        if "S6" in wanted and plan.pairing_seconds and "ours" in self.kinds:
+            await self.pairings()
         return self.results
+
+    async def pairings(self) -> None:
+        """S6 on one process (SQLite, in memory), then on two sharing Redis and PostgreSQL."""
+        label = f"S6 {PAIRING_RATE} seeks/s"
+        await self.against_each(label, pairing, self.plan, kinds=("ours",))
+        try:
+            scale_out_backends(self.redis_url, self.postgres_url)
+        except ConnectionError as error:
+            self.notes.append(f"S6 on two processes was skipped: {error}.")
+            return
+        with redis_database(self.redis_url), postgres_database(self.postgres_url) as database_url:
+            shared = Backing(processes=2, redis_url=self.redis_url, database_url=database_url)
+            await self.against_each(label, pairing, self.plan, backing=shared, kinds=("ours",))
 
     async def flags(self) -> None:
         """S5: how late flags fall on our server, under S1's saturation and at S2's human pace."""
