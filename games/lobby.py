@@ -1,4 +1,5 @@
-"""The lobby's live lists: open challenges, games being played, and seekers waiting per time control.
+"""The lobby's live lists: open challenges, public games being played (open challenges taken, and
+strangers paired by Play now; an invite stays private), and seekers waiting per time control.
 
 Whatever changes a list (a public game created or taken, a game starting or ending, spectators
 coming and going, a seek made or ended) calls :func:`changed`. Within ``PUSH_DELAY`` the process
@@ -36,7 +37,8 @@ def read_lists() -> dict:
     """The lists as the database has them now: msgpack-safe primitives only (they cross the layer)."""
     now = timezone.now()
     challenges = Game.objects.filter(status=Game.Status.WAITING, public=True).order_by("-created_at")
-    playing = list(Game.objects.filter(status=Game.Status.PLAYING).order_by("-started_at")[:LIST_LENGTH])
+    playing = Game.objects.filter(status=Game.Status.PLAYING, public=True).order_by("-started_at")
+    playing = list(playing[:LIST_LENGTH])
     watchers = (
         Connection.objects.filter(game_id__in=[game.id for game in playing], seat__isnull=True)
         .values("game_id")
@@ -58,7 +60,7 @@ def read_lists() -> dict:
             }
             for game in playing
         ],
-        "seekers": pool.waiting_counts(),
+        "seekers": pool.waiting_counts(now),
     }
 
 

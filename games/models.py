@@ -70,7 +70,7 @@ class Game(models.Model):
             models.Index(fields=["status", "clock_deadline"], name="game_clock_deadline"),
             # The lobby's lists: open challenges, and the games being played, newest first.
             models.Index(fields=["status", "public", "created_at"], name="game_open_challenges"),
-            models.Index(fields=["status", "started_at"], name="game_started"),
+            models.Index(fields=["status", "public", "started_at"], name="game_public_started"),
         ]
 
     def __str__(self):

@@ -121,7 +121,8 @@ def _pair(time_control: str, now: datetime, now_ms: int) -> list[Pairing]:
             try:
                 with transaction.atomic():  # a savepoint: an ID collision must not undo the pairing so far
                     hashes = {seat: token_hash for seat, (_, token_hash) in enumerate(two, start=1)}
-                    store.create_started_game(game_id, KIND, hashes, _control(time_control), now_ms)
+                    # Strangers' games are public: the lobby lists them to watch.
+                    store.create_started_game(game_id, KIND, hashes, _control(time_control), now_ms, public=True)
                 break
             except IntegrityError:
                 continue
@@ -254,7 +255,7 @@ def tickets(seek_ids: list[str]) -> list[Ticket]:
     return [Ticket.of(seek) for seek in Seek.objects.filter(pk__in=seek_ids)]
 
 
-def waiting_counts() -> dict[str, int]:
-    """Seekers waiting per time control (the lobby shows them)."""
-    rows = Seek.objects.filter(status=WAITING).values("time_control").annotate(seekers=Count("id"))
+def waiting_counts(now: datetime) -> dict[str, int]:
+    """Seekers waiting per time control with a socket open (the lobby shows them)."""
+    rows = Seek.objects.filter(_pairable(now)).values("time_control").annotate(seekers=Count("id"))
     return {row["time_control"]: row["seekers"] for row in rows}

@@ -181,8 +181,11 @@ def create_rematch(
     old_id: str, new_id: str, kind: str, token_hashes: dict[int, str], control: TimeControl | None, now_ms: int
 ) -> None:
     """The rematch: both seats taken, colours swapped, so the same tokens work and the other player
-    starts; the same time control, its first move's limit running from ``now_ms``."""
-    create_started_game(new_id, kind, {1: token_hashes[2], 2: token_hashes[1]}, control, now_ms, rematch_of=old_id)
+    starts; the same time control, its first move's limit running from ``now_ms``; listed in the
+    lobby if the first game was."""
+    public = Game.objects.filter(pk=old_id).values_list("public", flat=True).first() or False
+    hashes = {1: token_hashes[2], 2: token_hashes[1]}
+    create_started_game(new_id, kind, hashes, control, now_ms, rematch_of=old_id, public=public)
 
 
 def create_started_game(
@@ -192,9 +195,10 @@ def create_started_game(
     control: TimeControl | None,
     now_ms: int,
     rematch_of: str | None = None,
+    public: bool = False,
 ) -> None:
     """A game with both seats taken (a rematch, or two seekers paired), in play from ``now_ms``:
-    in a timed game, seat 1's first-move limit runs from then."""
+    in a timed game, seat 1's first-move limit runs from then. ``public``: on the lobby's watch list."""
     events = [
         Event(seq=1, kind="created", seat=1, data=created_data(control)),
         Event(seq=2, kind="joined", seat=2, data={"at": now_ms} if control else {}),
@@ -211,6 +215,7 @@ def create_started_game(
         seat2_token_hash=token_hashes[2],
         rematch_of_id=rematch_of,
         started_at=_from_ms(now_ms),
+        public=public,
     )
     GameEvent.objects.bulk_create(
         [GameEvent(game=game, seq=e.seq, kind=e.kind, seat=e.seat, data=e.data) for e in events]

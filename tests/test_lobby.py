@@ -48,6 +48,7 @@ async def test_a_public_challenge_appears_then_moves_to_the_games_being_played(l
     assert [challenge["id"] for challenge in lists["challenges"]] == [game_id]  # the private one never shows
     assert lists["as_of"] > first["as_of"]
 
+    await registry.join(private_id)  # an invite in play stays private: never on the watch list
     await registry.join(game_id)
     lists = await lobby.until(lambda lists: lists["games"])
     assert lists["challenges"] == []
@@ -71,7 +72,7 @@ async def test_seekers_waiting_are_counted_per_time_control(lobby):
     assert lists["seekers"] == {"3+2": 1}
     await seeking.create("bot:b", "127.0.0.1", "3+2", replace=False)  # paired: nobody waits
     lists = await lobby.until(lambda lists: not lists["seekers"])
-    assert len(lists["games"]) == 1
+    assert len(lists["games"]) == 1  # strangers paired by Play now can be watched
 
 
 async def test_the_lobby_socket_refuses_bad_input_and_stays_open(lobby):
