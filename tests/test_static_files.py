@@ -44,17 +44,39 @@ def test_collected_modules_import_the_hashed_names_of_the_others(tmp_path):
             assert (collected / posixpath.dirname(module) / specifier).is_file()
 
 
-def test_the_game_page_preloads_every_module_the_entry_needs():
-    """The entry's imports (and theirs) are fetched alongside it, not one round trip later."""
-    preloaded = set(re.findall(r'<link rel="modulepreload" href="/static/js/([^"]+)">', render_game_page()))
-    needed, queue = set(), ["game.js"]
+def needed_by(entry: str) -> set[str]:
+    """The modules ``entry`` imports, and theirs."""
+    needed, queue = set(), [entry]
     while queue:
         for specifier in specifiers((SOURCE / queue.pop()).read_text()):
             name = posixpath.basename(specifier)
             if name not in needed:
                 needed.add(name)
                 queue.append(name)
-    assert preloaded == needed
+    return needed
+
+
+def preloaded(page: str) -> set[str]:
+    return set(re.findall(r'<link rel="modulepreload" href="/static/js/([^"]+)">', page))
+
+
+def entries(page: str) -> list[str]:
+    return re.findall(r'<script type="module" src="/static/js/([^"]+)"></script>', page)
+
+
+def test_the_game_page_preloads_every_module_the_entry_needs():
+    """The entry's imports (and theirs) are fetched alongside it, not one round trip later."""
+    page = render_game_page()
+    assert entries(page) == ["game.js"]
+    assert preloaded(page) == needed_by("game.js")
+
+
+def test_the_home_and_seek_pages_load_their_entry_and_preload_its_modules():
+    for page, entry in ((render_home_page(), "lobby.js"), (render_seek_page(), "seek.js")):
+        assert entries(page) == [entry]
+        assert needed_by(entry), f"{entry} shares the reconnecting socket (live.js)"
+        assert preloaded(page) == needed_by(entry)
+        assert '<link rel="stylesheet" href="/static/css/lobby.css">' in page
 
 
 def render_game_page() -> str:
@@ -62,3 +84,16 @@ def render_game_page() -> str:
 
     game = {"id": "ABCD2345", "status": "waiting", "result": ""}
     return render_to_string("games/game.html", {"game": game, "client": {}, "seat": 1})
+
+
+def render_home_page() -> str:
+    from django.template.loader import render_to_string
+
+    return render_to_string("games/home.html", {"lists": {"challenges": [], "games": [], "seekers": {}}})
+
+
+def render_seek_page() -> str:
+    from django.template.loader import render_to_string
+
+    seek = {"id": "ABCD2345EFGH", "status": "waiting", "time_control": "3+2"}
+    return render_to_string("games/seek.html", {"seek": seek, "client": {}})
