@@ -2,75 +2,110 @@
 
 import django.db.models.deletion
 import django.utils.timezone
-import games.identity
 from django.db import migrations, models
+
+import games.identity
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('games', '0005_clocks'),
+        ("games", "0005_clocks"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Pool',
+            name="Pool",
             fields=[
-                ('time_control', models.CharField(blank=True, max_length=16, primary_key=True, serialize=False)),
+                ("time_control", models.CharField(blank=True, max_length=16, primary_key=True, serialize=False)),
             ],
         ),
         migrations.CreateModel(
-            name='Seek',
+            name="Seek",
             fields=[
-                ('id', models.CharField(default=games.identity.new_seek_id, editable=False, max_length=16, primary_key=True, serialize=False)),
-                ('time_control', models.CharField(blank=True, default='', max_length=16)),
-                ('owner', models.CharField(editable=False, max_length=100)),
-                ('address', models.CharField(blank=True, default='', help_text="The client's address.", max_length=45)),
-                ('token_hash', models.CharField(editable=False, max_length=64)),
-                ('status', models.CharField(choices=[('waiting', 'Waiting'), ('paired', 'Paired'), ('cancelled', 'Cancelled'), ('expired', 'Expired'), ('removed', 'Removed by an operator')], default='waiting', max_length=16)),
-                ('seat', models.PositiveSmallIntegerField(blank=True, help_text='The seat it was given (1 or 2).', null=True)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('seen_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('away_since', models.DateTimeField(blank=True, null=True)),
-                ('ended_at', models.DateTimeField(blank=True, null=True)),
+                (
+                    "id",
+                    models.CharField(
+                        default=games.identity.new_seek_id,
+                        editable=False,
+                        max_length=16,
+                        primary_key=True,
+                        serialize=False,
+                    ),
+                ),
+                ("time_control", models.CharField(blank=True, default="", max_length=16)),
+                ("owner", models.CharField(editable=False, max_length=100)),
+                ("address", models.CharField(blank=True, default="", help_text="The client's address.", max_length=45)),
+                ("token_hash", models.CharField(editable=False, max_length=64)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("waiting", "Waiting"),
+                            ("paired", "Paired"),
+                            ("cancelled", "Cancelled"),
+                            ("expired", "Expired"),
+                            ("removed", "Removed by an operator"),
+                        ],
+                        default="waiting",
+                        max_length=16,
+                    ),
+                ),
+                (
+                    "seat",
+                    models.PositiveSmallIntegerField(
+                        blank=True, help_text="The seat it was given (1 or 2).", null=True
+                    ),
+                ),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("seen_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("away_since", models.DateTimeField(blank=True, null=True)),
+                ("ended_at", models.DateTimeField(blank=True, null=True)),
             ],
             options={
-                'ordering': ['created_at'],
+                "ordering": ["created_at"],
             },
         ),
         migrations.AddField(
-            model_name='game',
-            name='public',
+            model_name="game",
+            name="public",
             field=models.BooleanField(default=False),
         ),
         migrations.AddField(
-            model_name='game',
-            name='started_at',
+            model_name="game",
+            name="started_at",
             field=models.DateTimeField(blank=True, null=True),
         ),
         migrations.AddIndex(
-            model_name='game',
-            index=models.Index(fields=['status', 'public', 'created_at'], name='game_open_challenges'),
+            model_name="game",
+            index=models.Index(fields=["status", "public", "created_at"], name="game_open_challenges"),
         ),
         migrations.AddIndex(
-            model_name='game',
-            index=models.Index(fields=['status', 'public', 'started_at'], name='game_public_started'),
+            model_name="game",
+            index=models.Index(fields=["status", "public", "started_at"], name="game_public_started"),
         ),
         migrations.AddField(
-            model_name='seek',
-            name='game',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='seeks', to='games.game'),
+            model_name="seek",
+            name="game",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="seeks",
+                to="games.game",
+            ),
         ),
         migrations.AddIndex(
-            model_name='seek',
-            index=models.Index(fields=['status', 'time_control', 'created_at'], name='seek_waiting'),
+            model_name="seek",
+            index=models.Index(fields=["status", "time_control", "created_at"], name="seek_waiting"),
         ),
         migrations.AddIndex(
-            model_name='seek',
-            index=models.Index(fields=['status', 'seen_at'], name='seek_seen'),
+            model_name="seek",
+            index=models.Index(fields=["status", "seen_at"], name="seek_seen"),
         ),
         migrations.AddConstraint(
-            model_name='seek',
-            constraint=models.UniqueConstraint(condition=models.Q(('status', 'waiting')), fields=('owner',), name='one_waiting_seek_per_owner'),
+            model_name="seek",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("status", "waiting")), fields=("owner",), name="one_waiting_seek_per_owner"
+            ),
         ),
     ]
