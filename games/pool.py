@@ -88,53 +88,74 @@ def _sql(sql: str, params: list) -> list[tuple]:
 
 def _ticket(row: tuple) -> Ticket:
     seek_id, time_control, status, created_at, token_hash, game_id, seat = row
-    return Ticket(seek_id, time_control, status, store._from_db(created_at), token_hash, game_id, seat)
+    return Ticket(seek_id, time_control, status, store.from_db(created_at), token_hash, game_id, seat)
 
 
-def _lock(time_control: str) -> None:
-    """Take the pool's lock for the rest of the transaction: the row's lock on PostgreSQL; on SQLite
-    the insert (which does nothing once the row exists) takes the database's write lock."""
-    _sql(f"INSERT INTO {_POOL} (time_control) VALUES (%s) ON CONFLICT DO NOTHING", [time_control])
+def _for_update() -> str:
+    """Row locks where there are any (PostgreSQL); SQLite's write lock covers the transaction."""
+    return " FOR UPDATE" if connection.vendor == "postgresql" else ""
+
+
+def _lock(time_control: str) -> list[tuple[str, list]]:
+    """The statements that take the pool's lock for the rest of the transaction: the row's lock on
+    PostgreSQL; on SQLite the insert (which does nothing once the row exists) takes the write lock."""
+    statements = [(f"INSERT INTO {_POOL} (time_control) VALUES (%s) ON CONFLICT DO NOTHING", [time_control])]
     if connection.vendor == "postgresql":
-        _sql(f"SELECT 1 FROM {_POOL} WHERE time_control = %s FOR UPDATE", [time_control])
+        statements.append((f"SELECT 1 FROM {_POOL} WHERE time_control = %s FOR UPDATE", [time_control]))
+    return statements
+
+
+def _longest_waiting(time_control: str, now: datetime) -> tuple[str, list]:
+    """The two pairable seeks of the pool that have waited longest, locked."""
+    return (
+        f"SELECT id, token_hash FROM {_SEEK} WHERE status = %s AND time_control = %s AND away_since IS NULL"
+        f" AND seen_at >= %s ORDER BY created_at, id LIMIT 2{_for_update()}",
+        [WAITING, time_control, store.to_db(fresh_after(now))],
+    )
 
 
 def _control(name: str) -> TimeControl | None:
     return parse_time_control(name or None, settings.GAME_FIRST_MOVE_SECONDS)
 
 
+def _pair_two(two: list[tuple[str, str]], time_control: str, now: datetime, now_ms: int) -> Pairing:
+    """Put two locked seeks into a new game, colours at random (seat 1, Red, moves first), in one
+    round trip. Strangers' games are public: the lobby lists them to watch."""
+    two = random.sample(two, 2)
+    hashes = {seat: token_hash for seat, (_, token_hash) in enumerate(two, start=1)}
+    game_id = new_game_id()  # a collision (one in 10^11) fails the transaction, which is then retried
+    statements = store.started_game_statements(game_id, KIND, hashes, _control(time_control), now_ms, public=True)
+    statements += [
+        (
+            f"UPDATE {_SEEK} SET status = %s, game_id = %s, seat = %s, ended_at = %s"
+            " WHERE id = %s AND status = %s RETURNING id",
+            [PAIRED, game_id, seat, store.to_db(now), seek_id, WAITING],
+        )
+        for seat, (seek_id, _) in enumerate(two, start=1)
+    ]
+    if not all(store.run_statements(statements)[-2:]):  # cannot happen while the rows are locked
+        raise RuntimeError(f"a seek of {two} changed while locked")
+    return Pairing(game_id, time_control, {seek_id: seat for seat, (seek_id, _) in enumerate(two, start=1)})
+
+
 def _pair(time_control: str, now: datetime, now_ms: int) -> list[Pairing]:
     """Pair the pool's pairable seeks two by two, longest waiting first. Caller holds the pool's lock."""
     pairings = []
-    lock = " FOR UPDATE" if connection.vendor == "postgresql" else ""
-    while True:
-        two = _sql(
-            f"SELECT id, token_hash FROM {_SEEK} WHERE status = %s AND time_control = %s AND away_since IS NULL"
-            f" AND seen_at >= %s ORDER BY created_at, id LIMIT 2{lock}",
-            [WAITING, time_control, store._to_db(fresh_after(now))],
-        )
-        if len(two) < 2:
-            return pairings
-        random.shuffle(two)  # colours at random: seat 1 (Red) moves first
-        for _ in range(5):
-            game_id = new_game_id()
-            try:
-                with transaction.atomic():  # a savepoint: an ID collision must not undo the pairing so far
-                    hashes = {seat: token_hash for seat, (_, token_hash) in enumerate(two, start=1)}
-                    # Strangers' games are public: the lobby lists them to watch.
-                    store.create_started_game(game_id, KIND, hashes, _control(time_control), now_ms, public=True)
-                break
-            except IntegrityError:
-                continue
-        else:
-            raise RuntimeError("could not draw a free game ID")
-        for seat, (seek_id, _) in enumerate(two, start=1):
-            updated = Seek.objects.filter(pk=seek_id, status=WAITING).update(
-                status=PAIRED, game_id=game_id, seat=seat, ended_at=now
-            )
-            if updated != 1:  # cannot happen while the rows are locked; never pair on a guess
-                raise RuntimeError(f"seek {seek_id} changed while locked")
-        pairings.append(Pairing(game_id, time_control, {seek_id: seat for seat, (seek_id, _) in enumerate(two, 1)}))
+    while len(two := _sql(*_longest_waiting(time_control, now))) == 2:
+        pairings.append(_pair_two(two, time_control, now, now_ms))
+    return pairings
+
+
+def _retried(transact):
+    """Run ``transact`` in a transaction, again if it met an integrity error: a game ID drawn
+    twice, or the same owner's other seek made at the same moment in another pool."""
+    for attempt in range(3):
+        try:
+            with transaction.atomic():
+                return transact()
+        except IntegrityError:
+            if attempt == 2:
+                raise
 
 
 def seek(
@@ -144,33 +165,44 @@ def seek(
 
     The owner's seek already waiting is cancelled if ``replace`` (a browser choosing again),
     else AlreadySeeking is raised. Returns the new seek as it ends up, the pairings made, and
-    the ID of the seek it replaced, if any."""
-    with transaction.atomic():
-        _lock(time_control)
-        replaced = None
-        lock = " FOR UPDATE" if connection.vendor == "postgresql" else ""
-        existing = _sql(f"SELECT id FROM {_SEEK} WHERE owner = %s AND status = %s{lock}", [owner, WAITING])
+    the ID of the seek it replaced, if any. Three round trips at most before the commit."""
+    moment = store.to_db(now)
+
+    def transact():
+        owners = _lock(time_control)
+        owners.append((f"SELECT id FROM {_SEEK} WHERE owner = %s AND status = %s{_for_update()}", [owner, WAITING]))
+        existing = store.run_statements(owners)[-1]
+        statements, replaced = [], None
         if existing:
             if not replace:
                 raise AlreadySeeking(existing[0][0])
             replaced = existing[0][0]
-            _sql(
-                f"UPDATE {_SEEK} SET status = %s, ended_at = %s WHERE id = %s AND status = %s",
-                [CANCELLED, store._to_db(now), replaced, WAITING],
+            statements.append(
+                (
+                    f"UPDATE {_SEEK} SET status = %s, ended_at = %s WHERE id = %s AND status = %s",
+                    [CANCELLED, moment, replaced, WAITING],
+                )
             )
-        seek_id, moment = new_seek_id(), store._to_db(now)
-        _sql(
-            f"INSERT INTO {_SEEK} (id, time_control, owner, address, token_hash, status, created_at, seen_at)"
-            " VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
-            [seek_id, time_control, owner, address, token_hash, WAITING, moment, moment],
+        seek_id = new_seek_id()
+        statements.append(
+            (
+                f"INSERT INTO {_SEEK} (id, time_control, owner, address, token_hash, status, created_at, seen_at)"
+                " VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
+                [seek_id, time_control, owner, address, token_hash, WAITING, moment, moment],
+            )
         )
-        pairings = _pair(time_control, now, now_ms)
-        mine = next((pairing for pairing in pairings if seek_id in pairing.seats), None)
-        if mine is None:
-            created = Ticket(seek_id, time_control, WAITING, now, token_hash, None, None)
-        else:
-            created = Ticket(seek_id, time_control, PAIRED, now, token_hash, mine.game_id, mine.seats[seek_id])
-        return created, pairings, replaced
+        statements.append(_longest_waiting(time_control, now))
+        two = store.run_statements(statements)[-1]
+        # Before this seek the pool had at most one pairable seek: at most one pair forms.
+        if len(two) < 2:
+            return Ticket(seek_id, time_control, WAITING, now, token_hash, None, None), [], replaced
+        pairing = _pair_two(two, time_control, now, now_ms)
+        if seek_id not in pairing.seats:  # two others paired (after a heartbeat): this one waits
+            return Ticket(seek_id, time_control, WAITING, now, token_hash, None, None), [pairing], replaced
+        mine = Ticket(seek_id, time_control, PAIRED, now, token_hash, pairing.game_id, pairing.seats[seek_id])
+        return mine, [pairing], replaced
+
+    return _retried(transact)
 
 
 class WrongToken(Exception):
@@ -186,16 +218,25 @@ def arrive(seek_id: str, token: str, now: datetime, now_ms: int) -> tuple[Ticket
     rows = _sql(f"SELECT {_TICKET_COLUMNS}, away_since, seen_at FROM {_SEEK} WHERE id = %s", [seek_id])
     if not rows:
         return None, []
-    found, away_since, seen_at = _ticket(rows[0][:7]), rows[0][7], store._from_db(rows[0][8])
+    found, away_since, seen_at = _ticket(rows[0][:7]), rows[0][7], store.from_db(rows[0][8])
     if not token_matches(token, found.token_hash):
         raise WrongToken(seek_id)
     if found.status != WAITING or (away_since is None and seen_at >= fresh_after(now)):
         return found, []
-    with transaction.atomic():
-        _lock(found.time_control)
-        Seek.objects.filter(pk=seek_id, status=WAITING).update(away_since=None, seen_at=now)
-        pairings = _pair(found.time_control, now, now_ms)
-        return ticket(seek_id), pairings
+
+    def transact():
+        statements = _lock(found.time_control)
+        statements.append(
+            (
+                f"UPDATE {_SEEK} SET away_since = NULL, seen_at = %s WHERE id = %s AND status = %s",
+                [store.to_db(now), seek_id, WAITING],
+            )
+        )
+        store.run_statements(statements)
+        return _pair(found.time_control, now, now_ms)
+
+    pairings = _retried(transact)
+    return ticket(seek_id), pairings
 
 
 def leave(seek_ids: list[str], now: datetime) -> None:
@@ -221,9 +262,12 @@ def pair_waiting(now: datetime, now_ms: int) -> list[Pairing]:
     )
     pairings = []
     for time_control in list(pools):
-        with transaction.atomic():
-            _lock(time_control)
-            pairings += _pair(time_control, now, now_ms)
+
+        def transact(time_control=time_control):
+            store.run_statements(_lock(time_control))
+            return _pair(time_control, now, now_ms)
+
+        pairings += _retried(transact)
     return pairings
 
 

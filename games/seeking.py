@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from games import journal, lobby, metrics, pool
 from games.identity import hash_token, new_seat_token
-from games.pool import AlreadySeeking, Pairing, Ticket  # noqa: F401 (re-exported for the views)
+from games.pool import Pairing, Ticket
 from games.registry import now_ms
 
 log = logging.getLogger(__name__)
@@ -32,7 +32,7 @@ def group_name(seek_id: str) -> str:
 
 async def create(owner: str, address: str, time_control: str, replace: bool) -> tuple[Ticket, str]:
     """A new seek (paired at once if someone waits): its ticket and the seeker's secret, which
-    becomes its seat token once paired. AlreadySeeking if the owner waits already and not ``replace``."""
+    becomes its seat token once paired. pool.AlreadySeeking if the owner waits already and not ``replace``."""
     token = new_seat_token()
     ticket, pairings, replaced = await journal.run(
         pool.seek, owner, address, time_control, hash_token(token), replace, timezone.now(), now_ms()

@@ -114,6 +114,19 @@ def _script(statements: list[tuple[str, list]], writes: bool = True) -> list[lis
             return results
 
 
+def run_statements(statements: list[tuple[str, list]]) -> list[list[tuple]]:
+    """For the other modules that write their statements out (games/pool.py): see ``_script``."""
+    return _script(statements)
+
+
+def to_db(moment: datetime | None):
+    return _to_db(moment)
+
+
+def from_db(moment: datetime | None) -> datetime | None:
+    return _from_db(moment)
+
+
 def _to_db(moment: datetime | None):
     return connection.ops.adapt_datetimefield_value(moment)
 
@@ -199,27 +212,48 @@ def create_started_game(
 ) -> None:
     """A game with both seats taken (a rematch, or two seekers paired), in play from ``now_ms``:
     in a timed game, seat 1's first-move limit runs from then. ``public``: on the lobby's watch list."""
+    _script(started_game_statements(game_id, kind, token_hashes, control, now_ms, rematch_of, public))
+
+
+def started_game_statements(
+    game_id: str,
+    kind: str,
+    token_hashes: dict[int, str],
+    control: TimeControl | None,
+    now_ms: int,
+    rematch_of: str | None = None,
+    public: bool = False,
+) -> list[tuple[str, list]]:
+    """The statements that write such a game: its row and its first two events (to run in a
+    transaction, with others: Play now pairs in as few round trips as it can)."""
     events = [
         Event(seq=1, kind="created", seat=1, data=created_data(control)),
         Event(seq=2, kind="joined", seat=2, data={"at": now_ms} if control else {}),
     ]
     after = replay(kind, events)
-    game = Game.objects.create(
-        id=game_id,
-        kind=kind,
-        time_control=control.name if control else "",
-        clock_deadline=_from_ms(after.deadline_ms),
-        seq=2,
-        status=PLAYING,
-        seat1_token_hash=token_hashes[1],
-        seat2_token_hash=token_hashes[2],
-        rematch_of_id=rematch_of,
-        started_at=_from_ms(now_ms),
-        public=public,
-    )
-    GameEvent.objects.bulk_create(
-        [GameEvent(game=game, seq=e.seq, kind=e.kind, seat=e.seat, data=e.data) for e in events]
-    )
+    now = _to_db(timezone.now())
+    row = {
+        "id": game_id,
+        "kind": kind,
+        "time_control": control.name if control else "",
+        "public": public,
+        "status": PLAYING,
+        "result": "",
+        "seq": 2,
+        "seat1_token_hash": token_hashes[1],
+        "seat2_token_hash": token_hashes[2],
+        "presence_version": 0,
+        "created_at": now,
+        "updated_at": now,
+        "clock_deadline": _to_db(_from_ms(after.deadline_ms)),
+        "rematch_of_id": rematch_of,
+        "started_at": _to_db(_from_ms(now_ms)),
+    }
+    columns, marks = ", ".join(row), ", ".join(["%s"] * len(row))
+    return [
+        (f"INSERT INTO {_GAME} ({columns}) VALUES ({marks})", list(row.values())),
+        _insert_event_statement([Append(game_id, event, after) for event in events], now),
+    ]
 
 
 def load_game(game_id: str, alive_since: datetime) -> StoredGame | None:
