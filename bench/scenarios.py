@@ -156,23 +156,34 @@ class Window:
     tracebacks: list[str]  # logged by the servers so far; teardown's noise (sends to sockets just closed) comes later
 
 
+class Stopwatch:
+    """CPU time of the servers and the generator, and the machine's load, from now to ``window()``."""
+
+    def __init__(self, deployment: Deployment):
+        self.deployment = deployment
+        self.server_before, self.generator_before = deployment.cpu_seconds(), time.process_time()
+        psutil.cpu_percent()  # the next call reports the machine's load since this one
+        self.started = time.perf_counter()
+
+    def window(self) -> Window:
+        elapsed = time.perf_counter() - self.started
+        return Window(
+            seconds=elapsed,
+            server_cpu=100 * (self.deployment.cpu_seconds() - self.server_before) / elapsed,
+            generator_cpu=100 * (time.process_time() - self.generator_before) / elapsed,
+            machine_cpu=psutil.cpu_percent(),
+            rss=self.deployment.rss(),
+            tracebacks=self.deployment.tracebacks(),
+        )
+
+
 async def measure(deployment: Deployment, recorder: loadgen.Recorder, seconds: float) -> Window:
     """Let the load run for ``seconds`` with the recorder on, reading CPU time before and after."""
-    server_before, generator_before = deployment.cpu_seconds(), time.process_time()
-    psutil.cpu_percent()  # the next call reports the machine's load since this one
-    started = time.perf_counter()
+    stopwatch = Stopwatch(deployment)
     recorder.measuring = True
     await asyncio.sleep(seconds)
     recorder.measuring = False
-    elapsed = time.perf_counter() - started
-    return Window(
-        seconds=elapsed,
-        server_cpu=100 * (deployment.cpu_seconds() - server_before) / elapsed,
-        generator_cpu=100 * (time.process_time() - generator_before) / elapsed,
-        machine_cpu=psutil.cpu_percent(),
-        rss=deployment.rss(),
-        tracebacks=deployment.tracebacks(),
-    )
+    return stopwatch.window()
 
 
 def _result(
@@ -266,19 +277,9 @@ async def pairing(deployment: Deployment, plan: Plan) -> Result:
     await loadgen.prime(deployment.target)
     recorder = loadgen.PairingRecorder()
     rss_before = deployment.rss()
-    server_before, generator_before = deployment.cpu_seconds(), time.process_time()
-    psutil.cpu_percent()
-    started = time.perf_counter()
+    stopwatch = Stopwatch(deployment)
     await loadgen.seek_steadily(deployment.target, PAIRING_RATE, plan.pairing_seconds, recorder)
-    elapsed = time.perf_counter() - started
-    window = Window(
-        seconds=elapsed,
-        server_cpu=100 * (deployment.cpu_seconds() - server_before) / elapsed,
-        generator_cpu=100 * (time.process_time() - generator_before) / elapsed,
-        machine_cpu=psutil.cpu_percent(),
-        rss=deployment.rss(),
-        tracebacks=deployment.tracebacks(),
-    )
+    window = stopwatch.window()
     moves = loadgen.Recorder(latencies=recorder.latencies(), errors=recorder.errors)
     moves.games_finished = len(moves.latencies)
     load = f"{PAIRING_RATE} seeks/s, {recorder.seeks:,} seeks"

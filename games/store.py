@@ -198,21 +198,7 @@ def create_rematch(
     lobby if the first game was."""
     public = Game.objects.filter(pk=old_id).values_list("public", flat=True).first() or False
     hashes = {1: token_hashes[2], 2: token_hashes[1]}
-    create_started_game(new_id, kind, hashes, control, now_ms, rematch_of=old_id, public=public)
-
-
-def create_started_game(
-    game_id: str,
-    kind: str,
-    token_hashes: dict[int, str],
-    control: TimeControl | None,
-    now_ms: int,
-    rematch_of: str | None = None,
-    public: bool = False,
-) -> None:
-    """A game with both seats taken (a rematch, or two seekers paired), in play from ``now_ms``:
-    in a timed game, seat 1's first-move limit runs from then. ``public``: on the lobby's watch list."""
-    _script(started_game_statements(game_id, kind, token_hashes, control, now_ms, rematch_of, public))
+    _script(started_game_statements(new_id, kind, hashes, control, now_ms, rematch_of=old_id, public=public))
 
 
 def started_game_statements(
@@ -224,8 +210,10 @@ def started_game_statements(
     rematch_of: str | None = None,
     public: bool = False,
 ) -> list[tuple[str, list]]:
-    """The statements that write such a game: its row and its first two events (to run in a
-    transaction, with others: Play now pairs in as few round trips as it can)."""
+    """The statements that write a game with both seats taken (a rematch, or two seekers paired),
+    in play from ``now_ms`` (in a timed game, seat 1's first-move limit runs from then): its row
+    and its first two events. ``public``: on the lobby's watch list. Run in a transaction, with
+    others if need be: Play now pairs in as few round trips as it can."""
     events = [
         Event(seq=1, kind="created", seat=1, data=created_data(control)),
         Event(seq=2, kind="joined", seat=2, data={"at": now_ms} if control else {}),
