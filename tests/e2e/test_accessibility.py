@@ -6,6 +6,7 @@ import pytest
 from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import expect
 
+from tests.e2e.test_lobby_in_browsers import start_public_and_join
 from tests.e2e.test_play_in_browsers import play, start_and_join
 
 SERIOUS = {"serious", "critical"}
@@ -44,7 +45,7 @@ def test_play_now_the_lobby_and_the_seek_page_pass_axe_in_light_and_dark(new_pag
     creator.click("#new-game")  # an open challenge
     expect(creator.locator("#you")).to_contain_text("Red")
     challenge = creator.url.rstrip("/").rsplit("/", 1)[-1]
-    start_and_join(new_page, server)  # a game being played
+    start_public_and_join(new_page, server)  # a game being played that strangers may watch
 
     seeker = new_page(color_scheme=scheme)
     seeker.goto(server.url + "/")
