@@ -29,13 +29,39 @@ LINGER_SECONDS = 10
 _closing: set[asyncio.Task] = set()  # lingering sockets being closed (the loop keeps only weak references)
 
 
-class SeekConsumer(JsonSocket):
+class GroupSocket(JsonSocket):
+    """A socket that, once accepted, listens to one channel-layer group (``group``) and is counted
+    among this process's open sockets (a deploy's SIGTERM closes it with 1001)."""
+
+    group = ""
+    in_group = False
+
+    def serving(self) -> bool:
+        return self.in_group
+
+    async def open_in_group(self) -> None:
+        await self.accept()
+        self.accepted = True
+        await self.channel_layer.group_add(self.group, self.channel_name)
+        self.in_group = True
+        shutdown.open_sockets.add(self)
+        sweeper.ensure_running()
+
+    async def leave_group(self) -> None:
+        """Out of the group and no longer counted; safe to run twice."""
+        shutdown.open_sockets.discard(self)
+        in_group, self.in_group = self.in_group, False
+        if in_group:
+            with contextlib.suppress(*LAYER_ERRORS):  # a layer that is down has forgotten the group anyway
+                await self.channel_layer.group_discard(self.group, self.channel_name)
+
+
+class SeekConsumer(GroupSocket):
     """One seeker's socket (Play now): greeted with the seek's token, it is told when the seek is
     paired (with its seat token) or ends, and it may cancel. While it is open, the seeker is
     pairable; when the seeker's last socket closes, the seek keeps its place for a grace period."""
 
     what = "seek"
-    in_group = False
     token = None  # the seek's secret, once the client proved it holds it
     finished = False  # paired or ended has been sent: nothing more is
     lingering = None  # the timer that closes a finished socket its client keeps open
@@ -47,24 +73,15 @@ class SeekConsumer(JsonSocket):
         self.limit_messages()
         if not await self.take_slot():
             return
-        await self.accept()
-        self.accepted = True
-        await self.channel_layer.group_add(self.group, self.channel_name)
-        self.in_group = True
-        shutdown.open_sockets.add(self)
-        sweeper.ensure_running()
+        await self.open_in_group()
 
     async def disconnect(self, code):
         """Out of the seek's group, and no longer counted here; runs on every exit path, maybe twice."""
-        shutdown.open_sockets.discard(self)
-        in_group, self.in_group = self.in_group, False
         greeted, self.token = self.token is not None, None
         if self.lingering is not None:
             self.lingering.cancel()
         try:
-            if in_group:
-                with contextlib.suppress(*LAYER_ERRORS):
-                    await self.channel_layer.group_discard(self.group, self.channel_name)
+            await self.leave_group()
             if greeted:
                 await seeking.detach(self.seek_id, self.channel_name)
         finally:
@@ -169,11 +186,11 @@ class SeekConsumer(JsonSocket):
         self.lingering = asyncio.get_running_loop().call_later(LINGER_SECONDS, close_now)
 
 
-class LobbyConsumer(JsonSocket):
+class LobbyConsumer(GroupSocket):
     """The lobby's lists, live: sent when the socket opens, then again whenever they change."""
 
     what = "lobby"
-    in_group = False
+    group = lobby.GROUP
     as_of = 0  # when the lists this client has were read
 
     async def connect(self):
@@ -186,26 +203,14 @@ class LobbyConsumer(JsonSocket):
             log.warning("a lobby socket was turned away, the database failed: %s", error)
             await self.accept_and_close(CLOSE_UNAVAILABLE, "database unavailable")
             return
-        await self.accept()
-        self.accepted = True
-        await self.channel_layer.group_add(lobby.GROUP, self.channel_name)
-        self.in_group = True
-        shutdown.open_sockets.add(self)
-        sweeper.ensure_running()
+        await self.open_in_group()
         await self.send_lists(lists)
 
     async def disconnect(self, code):
-        shutdown.open_sockets.discard(self)
-        in_group, self.in_group = self.in_group, False
         try:
-            if in_group:
-                with contextlib.suppress(*LAYER_ERRORS):
-                    await self.channel_layer.group_discard(lobby.GROUP, self.channel_name)
+            await self.leave_group()
         finally:
             await self.give_back_slot()
-
-    def serving(self) -> bool:
-        return self.in_group
 
     async def on_ping(self, content):
         await self.send_json({"type": "pong"})

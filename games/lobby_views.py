@@ -6,8 +6,6 @@ in the session, and once paired that token is its seat token, remembered like an
 bot's seek belongs to its address: one waiting at a time; the API hands the bot its token.
 """
 
-import json
-
 from asgiref.sync import sync_to_async
 from django.contrib import messages
 from django.http import Http404, HttpRequest, JsonResponse
@@ -19,7 +17,17 @@ from django.views.decorators.http import require_GET, require_POST
 from games import limits, lobby, pool, seeking
 from games.clock import BadTimeControl
 from games.identity import hash_token, token_matches
-from games.views import _api_error, _home, _rate_limited, _refused, _remember_seat, _slow_down, _time_control
+from games.views import (
+    _api_error,
+    _home,
+    _home_refused,
+    _rate_limited,
+    _refused,
+    _remember_seat,
+    _request_body,
+    _time_control,
+    _websocket_url,
+)
 
 SESSION_SEEK = "seek"  # {"id": ..., "token": ...}: the browser's seek
 ENDED = {
@@ -60,9 +68,7 @@ async def _session_seek(request: HttpRequest, seek_id: str) -> str:
 async def play(request):
     """The Play now button: seek an opponent with the chosen time control."""
     if wait := await _refused(request, limits.SEEK):
-        response = await _home(request, {"notice": _slow_down(limits.SEEK, wait)}, status=429)
-        response["Retry-After"] = str(wait)
-        return response
+        return await _home_refused(request, limits.SEEK, wait)
     try:
         time_control = _time_control_name(request.POST.get("time_control"))
     except BadTimeControl as refusal:
@@ -120,17 +126,11 @@ async def cancel_seek(request, seek_id):
 
 def _body(request: HttpRequest) -> dict | None:
     """The request's fields: a JSON object, or a form; None if it is neither."""
-    if request.content_type in ("multipart/form-data", "application/x-www-form-urlencoded"):
-        return request.POST.dict()
     try:
-        body = json.loads(request.body or b"{}")
+        body = _request_body(request)
     except ValueError:
         return None
     return body if isinstance(body, dict) else None
-
-
-def _websocket_url(request: HttpRequest, path: str) -> str:
-    return f"{'wss' if request.is_secure() else 'ws'}://{request.get_host()}{path}"
 
 
 def _seek_json(request: HttpRequest, found: pool.Ticket) -> dict:

@@ -13,6 +13,7 @@ pairing attempt in its pool, so no two pairable seeks are left waiting in one po
 
 from __future__ import annotations
 
+import dataclasses
 import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -193,13 +194,14 @@ def seek(
         )
         statements.append(_longest_waiting(time_control, now))
         two = store.run_statements(statements)[-1]
+        waiting = Ticket(seek_id, time_control, WAITING, now, token_hash, None, None)
         # Before this seek the pool had at most one pairable seek: at most one pair forms.
         if len(two) < 2:
-            return Ticket(seek_id, time_control, WAITING, now, token_hash, None, None), [], replaced
+            return waiting, [], replaced
         pairing = _pair_two(two, time_control, now, now_ms)
         if seek_id not in pairing.seats:  # two others paired (after a heartbeat): this one waits
-            return Ticket(seek_id, time_control, WAITING, now, token_hash, None, None), [pairing], replaced
-        mine = Ticket(seek_id, time_control, PAIRED, now, token_hash, pairing.game_id, pairing.seats[seek_id])
+            return waiting, [pairing], replaced
+        mine = dataclasses.replace(waiting, status=PAIRED, game_id=pairing.game_id, seat=pairing.seats[seek_id])
         return mine, [pairing], replaced
 
     return _retried(transact)

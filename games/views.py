@@ -52,12 +52,23 @@ async def _seat_in_session(request: HttpRequest, game: Game) -> tuple[int | None
     return None, ""
 
 
+def _websocket_url(request: HttpRequest, path: str) -> str:
+    return f"{'wss' if request.is_secure() else 'ws'}://{request.get_host()}{path}"
+
+
 def _urls(request: HttpRequest, game_id: str) -> dict:
-    scheme = "wss" if request.is_secure() else "ws"
     return {
         "page": request.build_absolute_uri(reverse("game", args=[game_id])),
-        "websocket": f"{scheme}://{request.get_host()}/ws/games/{game_id}/",
+        "websocket": _websocket_url(request, f"/ws/games/{game_id}/"),
     }
+
+
+def _request_body(request: HttpRequest):
+    """A form's fields (a bare `curl -X POST` or an HTML form), or the JSON body, whatever JSON
+    value it is; ValueError if it is not JSON."""
+    if request.content_type in ("multipart/form-data", "application/x-www-form-urlencoded"):
+        return request.POST.dict()
+    return json.loads(request.body or b"{}")
 
 
 async def _game_or_404(game_id: str) -> Game:
@@ -85,6 +96,13 @@ def _slow_down(action: str, seconds: int) -> str:
 async def _refused(request: HttpRequest, action: str) -> int | None:
     """Count ``action`` against the client's address: None if allowed, else seconds to wait."""
     return await limits.retry_after(action, limits.request_address(request))
+
+
+async def _home_refused(request: HttpRequest, action: str, seconds: int):
+    """The home page, 429, saying in words when to try ``action`` again."""
+    response = await _home(request, {"notice": _slow_down(action, seconds)}, status=429)
+    response["Retry-After"] = str(seconds)
+    return response
 
 
 def _rate_limited(action: str, seconds: int) -> JsonResponse:
@@ -119,10 +137,7 @@ async def home(request):
 async def create(request):
     """The New game button: seat 1 goes to whoever pressed it."""
     if wait := await _refused(request, limits.CREATE):
-        context = {"notice": _slow_down(limits.CREATE, wait)}
-        response = await _home(request, context, status=429)
-        response["Retry-After"] = str(wait)
-        return response
+        return await _home_refused(request, limits.CREATE, wait)
     try:
         control = _time_control(request.POST.get("time_control"))
     except BadTimeControl as refusal:
@@ -211,13 +226,10 @@ async def readyz(request):
 @csrf_exempt  # no cookies are read or set: the token in the response is the only credential
 @require_POST
 async def api_create(request):
-    if request.content_type in ("multipart/form-data", "application/x-www-form-urlencoded"):
-        body = request.POST.dict()  # a bare `curl -X POST` or an HTML form
-    else:
-        try:
-            body = json.loads(request.body or b"{}")
-        except ValueError:
-            return _api_error(400, "bad_json", "The request body is not valid JSON.")
+    try:
+        body = _request_body(request)
+    except ValueError:
+        return _api_error(400, "bad_json", "The request body is not valid JSON.")
     kind = body.get("kind", "connect4") if isinstance(body, dict) else None
     if kind not in RULES:
         return _api_error(400, "bad_field", f"'kind' must be one of: {', '.join(RULES)}.")
