@@ -1,0 +1,319 @@
+"""A Connect Four opponent at five strengths, on bitboards.
+
+The position is two integers: ``mine`` (the side to move's discs) and ``mask`` (every disc).
+Column c holds bits c*7 .. c*7+5, bottom first; bit c*7+6 stays empty, so that shifting a
+line across a column edge never joins two columns. The exact search is a negamax with
+alpha-beta over moves that do not lose at once, a transposition table and threat-first move
+ordering, in the manner of the well-known Connect Four solvers; the lower levels are that
+search cut short (with an evaluation at the horizon) or simple rules of thumb with mistakes
+thrown in on purpose.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from dataclasses import dataclass
+
+from games.rules.connect_four import COLUMNS, ROWS, Board
+
+HEIGHT1 = ROWS + 1
+SIZE = COLUMNS * ROWS
+BOTTOM = sum(1 << (c * HEIGHT1) for c in range(COLUMNS))
+FULL = BOTTOM * ((1 << ROWS) - 1)
+COLUMN_MASKS = tuple(((1 << ROWS) - 1) << (c * HEIGHT1) for c in range(COLUMNS))
+CENTRE_FIRST = (3, 2, 4, 1, 5, 0, 6)
+# Every cell's row, 0 at the bottom: threats on odd rows (counted from 1) favour Red, even Yellow.
+ODD_ROWS = sum(1 << (c * HEIGHT1 + r) for c in range(COLUMNS) for r in range(0, ROWS, 2))
+CENTRE = COLUMN_MASKS[3]
+NEAR_CENTRE = COLUMN_MASKS[2] | COLUMN_MASKS[4]
+WIN = 1000  # scores above this are wins found by search, the sooner the higher
+
+LEVELS = {1: "Beginner", 2: "Casual", 3: "Club player", 4: "Strong", 5: "Expert"}
+
+
+class OutOfTime(Exception):
+    """The search reached its deadline; the caller falls back on what it already knows."""
+
+
+def from_board(board: Board) -> tuple[int, int, int]:
+    """The rules' board as (mine, mask, discs played), ``mine`` being the side to move's discs."""
+    mine = mask = 0
+    to_move = 1 if board.moves_made % 2 == 0 else 2
+    for c, stack in enumerate(board.columns):
+        for r, seat in enumerate(stack):
+            bit = 1 << (c * HEIGHT1 + r)
+            mask |= bit
+            if seat == to_move:
+                mine |= bit
+    return mine, mask, board.moves_made
+
+
+def winning_cells(discs: int, mask: int) -> int:
+    """The empty cells where one more disc would make four in a row for ``discs``."""
+    r = (discs << 1) & (discs << 2) & (discs << 3)  # vertical: only upwards
+    for s in (HEIGHT1, HEIGHT1 - 1, HEIGHT1 + 1):  # horizontal and both diagonals
+        p = (discs << s) & (discs << 2 * s)
+        r |= p & (discs << 3 * s)
+        r |= p & (discs >> s)
+        p = (discs >> s) & (discs >> 2 * s)
+        r |= p & (discs << s)
+        r |= p & (discs >> 3 * s)
+    return r & (FULL ^ mask)
+
+
+def playable(mask: int) -> int:
+    """The cell each column would take next (the lowest empty one)."""
+    return (mask + BOTTOM) & FULL
+
+
+def column_of(move: int) -> int:
+    return (move.bit_length() - 1) // HEIGHT1
+
+
+def moves_of(cells: int) -> list[int]:
+    """One bit per column present in ``cells``, centre first."""
+    return [cells & COLUMN_MASKS[c] for c in CENTRE_FIRST if cells & COLUMN_MASKS[c]]
+
+
+def non_losing(mine: int, mask: int) -> int:
+    """Moves that neither leave an open win to the opponent nor play under one of its winning cells."""
+    possible = playable(mask)
+    theirs = winning_cells(mine ^ mask, mask)
+    forced = possible & theirs
+    if forced:
+        if forced & (forced - 1):
+            return 0  # two to block: every move loses
+        possible = forced
+    return possible & ~(theirs >> 1)
+
+
+def evaluate(mine: int, mask: int, moves: int) -> int:
+    """A guess at a position nobody has won, for the side to move: threats (those on rows that
+    suit their owner count more), then discs in the centre."""
+    theirs = mine ^ mask
+    my_cells, their_cells = winning_cells(mine, mask), winning_cells(theirs, mask)
+    red_to_move = moves % 2 == 0
+    my_good = ODD_ROWS if red_to_move else ~ODD_ROWS
+    their_good = ~ODD_ROWS if red_to_move else ODD_ROWS
+    score = 8 * (my_cells.bit_count() - their_cells.bit_count())
+    score += 6 * ((my_cells & my_good).bit_count() - (their_cells & their_good).bit_count())
+    score += 3 * ((mine & CENTRE).bit_count() - (theirs & CENTRE).bit_count())
+    score += (mine & NEAR_CENTRE).bit_count() - (theirs & NEAR_CENTRE).bit_count()
+    return score
+
+
+class Search:
+    """One search, with its own transposition tables and deadline."""
+
+    def __init__(self, deadline: float | None = None):
+        self.deadline = deadline
+        self.nodes = 0
+        self.upper: dict[int, int] = {}
+        self.lower: dict[int, int] = {}
+
+    def _tick(self) -> None:
+        self.nodes += 1
+        if self.deadline is not None and self.nodes & 1023 == 0 and time.perf_counter() > self.deadline:
+            raise OutOfTime
+
+    @staticmethod
+    def _ordered(mine: int, mask: int, moves: int) -> list[int]:
+        """Moves that make the most new threats first; centre first among equals."""
+        scored = [((winning_cells(mine | m, mask | m)).bit_count(), -i, m) for i, m in enumerate(moves_of(moves))]
+        scored.sort(reverse=True)
+        return [m for _, _, m in scored]
+
+    def solve(self, mine: int, mask: int, moves: int, alpha: int, beta: int) -> int:
+        """The exact score for the side to move, who cannot win at once: positive a win (the
+        sooner the higher: discs left over, halved), 0 a draw, negative a loss. Fails soft
+        outside the window (alpha, beta): (-1, 1) tells only win, draw or loss, much faster."""
+        self._tick()
+        possible = non_losing(mine, mask)
+        if not possible:
+            return -((SIZE - moves) // 2)
+        if moves >= SIZE - 2:
+            return 0
+        low = -((SIZE - 2 - moves) // 2)  # the opponent cannot win on its next move
+        if alpha < low:
+            alpha = low
+            if alpha >= beta:
+                return alpha
+        high = (SIZE - 1 - moves) // 2  # nor can the side to move win at once
+        key = mine + mask
+        bound = self.upper.get(key)
+        if bound is not None and bound < high:
+            high = bound
+        bound = self.lower.get(key)
+        if bound is not None and bound > alpha:
+            alpha = bound
+        if beta > high:
+            beta = high
+        if alpha >= beta:
+            return alpha
+        theirs = mine ^ mask
+        for move in self._ordered(mine, mask, possible):
+            score = -self.solve(theirs, mask | move, moves + 1, -beta, -alpha)
+            if score >= beta:
+                self.lower[key] = score
+                return score
+            if score > alpha:
+                alpha = score
+        self.upper[key] = alpha
+        return alpha
+
+    def guess(self, mine: int, mask: int, moves: int, depth: int, alpha: int, beta: int) -> int:
+        """Like :meth:`solve`, but looks only ``depth`` moves ahead and guesses beyond."""
+        self._tick()
+        possible = non_losing(mine, mask)
+        if not possible:
+            return -(WIN + SIZE - moves)
+        if moves >= SIZE - 2:
+            return 0
+        if depth == 0:
+            return evaluate(mine, mask, moves)
+        theirs = mine ^ mask
+        best = -(WIN + SIZE)
+        for move in self._ordered(mine, mask, possible):
+            score = -self.guess(theirs, mask | move, moves + 1, depth - 1, -beta, -alpha)
+            if score > best:
+                best = score
+                if score > alpha:
+                    alpha = score
+                    if alpha >= beta:
+                        break
+        return best
+
+
+@dataclass
+class Choice:
+    column: int
+    exact: bool = False  # chosen by a finished exact search (keeps the position's value)
+
+
+def _winning_move(mine: int, mask: int) -> int | None:
+    cells = playable(mask) & winning_cells(mine, mask)
+    return column_of(moves_of(cells)[0]) if cells else None
+
+
+def _blocking_move(mine: int, mask: int) -> int | None:
+    cells = playable(mask) & winning_cells(mine ^ mask, mask)
+    return column_of(moves_of(cells)[0]) if cells else None
+
+
+def _legal(mask: int) -> list[int]:
+    return [column_of(m) for m in moves_of(playable(mask))]
+
+
+def _centre_weighted(columns: list[int], rng: random.Random) -> int:
+    weights = [4 - abs(c - 3) for c in columns]
+    return rng.choices(columns, weights)[0]
+
+
+def _searched(
+    mine: int, mask: int, moves: int, depth: int, rng: random.Random, deadline: float | None
+) -> list[tuple[int, int]]:
+    """(score, column) for every move that does not lose at once, best first, looking ``depth``
+    moves ahead; raises OutOfTime at ``deadline``."""
+    search = Search(deadline)
+    candidates = moves_of(non_losing(mine, mask)) or moves_of(playable(mask))
+    theirs, scored = mine ^ mask, []
+    for move in candidates:
+        score = -search.guess(theirs, mask | move, moves + 1, depth - 1, -(WIN + SIZE), WIN + SIZE)
+        scored.append((score, column_of(move)))
+    rng.shuffle(scored)  # equal scores: any of them, not always the same
+    scored.sort(key=lambda pair: -pair[0])
+    return scored
+
+
+def _deepening(
+    mine: int, mask: int, moves: int, rng: random.Random, deadline: float, max_depth: int = SIZE
+) -> list[tuple[int, int]]:
+    """Look 2, 4, 6... moves ahead until ``deadline`` or ``max_depth``: the ranking from the deepest
+    look that finished (the first always does: it is quick)."""
+    scored = _searched(mine, mask, moves, 2, rng, None)
+    depth = 4
+    while depth <= min(max_depth, SIZE - moves) and abs(scored[0][0]) < WIN:  # a forced result: seen
+        try:
+            scored = _searched(mine, mask, moves, depth, rng, deadline)
+        except OutOfTime:
+            break
+        depth += 2
+    return scored
+
+
+def rule_of_thumb(mine: int, mask: int, moves: int, level: int, rng: random.Random) -> int:
+    """Levels 1 and 2: a player who sees some of what is on the board, and misses the rest."""
+    win = _winning_move(mine, mask)
+    if level == 1:
+        if win is not None and rng.random() < 0.6:
+            return win
+        if rng.random() < 0.5:
+            return rng.choice(_legal(mask))
+        return _centre_weighted(_legal(mask), rng)
+    if win is not None:
+        return win
+    block = _blocking_move(mine, mask)
+    if block is not None and rng.random() < 0.9:
+        return block
+    safe = [column_of(m) for m in moves_of(playable(mask) & ~(winning_cells(mine ^ mask, mask) >> 1))]
+    return _centre_weighted(safe or _legal(mask), rng)
+
+
+def think(board: Board, level: int, budget_s: float, seed: int) -> Choice:
+    """The computer's move at ``level`` in a position that is not over."""
+    rng = random.Random(seed)
+    mine, mask, moves = from_board(board)
+    win = _winning_move(mine, mask)
+    if level <= 2:
+        return Choice(rule_of_thumb(mine, mask, moves, level, rng))
+    if win is not None:
+        return Choice(win, exact=True)
+    safe = moves_of(non_losing(mine, mask))
+    if len(safe) <= 1:  # forced, or lost whatever it plays
+        return Choice(column_of(safe[0]) if safe else rng.choice(_legal(mask)), exact=True)
+    if level == 3:
+        scored = _searched(mine, mask, moves, 2, rng, None)
+        # A club player mostly finds the best move it sees, sometimes settles for the second.
+        pick = 1 if len(scored) > 1 and rng.random() < 0.25 and scored[1][0] > -WIN else 0
+        return Choice(scored[pick][1])
+    if level == 4:
+        return Choice(_deepening(mine, mask, moves, rng, time.perf_counter() + budget_s, max_depth=6)[0][1])
+    return _expert(mine, mask, moves, safe, budget_s, rng)
+
+
+# Below this many discs the exact search rarely finishes in time: the whole budget goes to looking ahead.
+EXACT_FROM = 14
+
+
+def _expert(mine: int, mask: int, moves: int, safe: list[int], budget_s: float, rng: random.Random) -> Choice:
+    """Level 5: solve the position and keep its value. If half the budget runs out first (or the
+    game is young), the deepest look ahead it finishes in the rest decides, among the moves not
+    proved to lose."""
+    start = time.perf_counter()
+    values: dict[int, int] = {}
+    if moves >= EXACT_FROM:
+        search = Search(start + budget_s / 2)
+        theirs, by_column = mine ^ mask, {column_of(m): m for m in safe}
+        try:
+            for _, column in _searched(mine, mask, moves, 2, rng, None):
+                values[column] = -search.solve(theirs, mask | by_column[column], moves + 1, -1, 1)
+                if values[column] > 0:
+                    return Choice(column, exact=True)  # a win: any winning move keeps it
+            best = max(values.values())
+            return Choice(next(c for c in by_column if values[c] == best), exact=True)
+        except OutOfTime:
+            pass
+    ranked = _deepening(mine, mask, moves, rng, start + budget_s)
+    not_lost = [column for _, column in ranked if values.get(column, 0) >= 0]
+    return Choice(not_lost[0] if not_lost else ranked[0][1])
+
+
+class ConnectFourEngine:
+    """The computer behind :class:`games.engines.base.Engine` for Connect Four."""
+
+    kind = "connect4"
+    levels = LEVELS
+
+    def choose(self, state: Board, level: int, budget_s: float, seed: int) -> dict:
+        return {"column": think(state, level, budget_s, seed).column}

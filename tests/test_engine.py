@@ -1,0 +1,123 @@
+"""The Connect Four engine on its own: wins in one, blocks a loss in one, never plays an illegal
+move at any level, stays within its budget, and at level 5 keeps the value of every position with
+at least 20 discs, as an exact solver of its own (bitbully, in the tests only) has it."""
+
+import random
+import time
+
+import pytest
+from bitbully import BitBully
+from bitbully import Board as OracleBoard
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from games.engines import ENGINES
+from games.engines.connect_four import LEVELS, Search, from_board, think
+from games.rules import ConnectFour
+
+rules = ConnectFour()
+engine = ENGINES["connect4"]
+oracle = BitBully()
+
+
+def play(columns):
+    board = rules.initial_state()
+    for column in columns:
+        board, _ = rules.apply(board, board.to_move, column)
+    return board
+
+
+def legal(board):
+    return [c for c in range(7) if len(board.columns[c]) < 6]
+
+
+def random_position(rng, discs):
+    """A position reached by ``discs`` random moves that is not over and offers no win in one."""
+    while True:
+        board, moves = rules.initial_state(), []
+        for _ in range(discs):
+            column = rng.choice(legal(board))
+            board, _ = rules.apply(board, board.to_move, column)
+            moves.append(column)
+            if board.outcome.finished:
+                break
+        if board.outcome.finished:
+            continue
+        if any(rules.apply(board, board.to_move, c)[0].outcome.finished for c in legal(board)):
+            continue
+        return board, moves
+
+
+# Red has three on the bottom row (columns 0-2); Yellow three in column 6, and it is Red's move.
+RED_TO_WIN = [0, 6, 1, 6, 2, 6]
+# Red to move, Yellow threatens column 6 (three stacked there), Red has no win of its own.
+RED_MUST_BLOCK = [0, 6, 3, 6, 5, 6]
+
+
+@pytest.mark.parametrize("level", [2, 3, 4, 5])
+def test_every_level_but_the_beginner_takes_a_win_in_one(level):
+    for seed in range(5):
+        assert engine.choose(play(RED_TO_WIN), level, 0.2, seed) == {"column": 3}
+
+
+@pytest.mark.parametrize("level", [3, 4, 5])
+def test_the_stronger_levels_block_a_loss_in_one(level):
+    for seed in range(5):
+        assert engine.choose(play(RED_MUST_BLOCK), level, 0.2, seed) == {"column": 6}
+
+
+def test_the_beginner_sometimes_misses_a_win_in_one():
+    chosen = {engine.choose(play(RED_TO_WIN), 1, 0.2, seed)["column"] for seed in range(40)}
+    assert 3 in chosen and len(chosen) > 1
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 2**32), discs=st.integers(0, 40), level=st.sampled_from(sorted(LEVELS)))
+def test_from_any_position_every_level_returns_a_legal_move_within_its_budget(seed, discs, level):
+    board, _ = random_position(random.Random(seed), discs)
+    if not legal(board):
+        return
+    budget = 0.05
+    started = time.perf_counter()
+    move = engine.choose(board, level, budget, seed)
+    took = time.perf_counter() - started
+    assert move["column"] in legal(board)
+    rules.apply(board, board.to_move, move["column"])  # the rules accept it
+    # The search stops at its deadline; a little over is setting up and unwinding, never seconds.
+    assert took < budget + 0.5
+
+
+def test_the_same_position_and_seed_give_the_same_move():
+    board, _ = random_position(random.Random(7), 10)
+    for level in LEVELS:
+        assert engine.choose(board, level, 5, 11) == engine.choose(board, level, 5, 11)
+
+
+def oracle_scores(moves):
+    return oracle.score_all_moves(OracleBoard(moves))
+
+
+def keeps_the_value(moves, column):
+    """The move is as good as the best move by win, draw or loss (not by how soon)."""
+    scores = oracle_scores(moves)
+    sign = lambda score: (score > 0) - (score < 0)  # noqa: E731
+    return sign(scores[column]) == max(sign(score) for score in scores.values())
+
+
+# Positions from random play (seeded, so always the same) with 20 to 34 discs.
+LATE_POSITIONS = [random_position(random.Random(1000 + i), 20 + i % 15) for i in range(40)]
+
+
+@pytest.mark.parametrize(("board", "moves"), LATE_POSITIONS, ids=[f"p{i}" for i in range(len(LATE_POSITIONS))])
+def test_level_five_keeps_the_value_of_every_position_with_twenty_discs_or_more(board, moves):
+    choice = think(board, 5, 5.0, 1)
+    assert choice.exact, "the exact search finishes this late in the game"
+    assert keeps_the_value(moves, choice.column)
+
+
+def test_the_exact_search_agrees_with_the_oracle_on_win_draw_or_loss():
+    for board, moves in LATE_POSITIONS[:20]:
+        mine, mask, played = from_board(board)
+        value = Search().solve(mine, mask, played, -1, 1)
+        best = max(oracle_scores(moves).values())
+        assert (value > 0) - (value < 0) == (best > 0) - (best < 0)
