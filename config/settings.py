@@ -234,6 +234,17 @@ GAME_OUTAGE_AFTER_SECONDS = env_seconds("GAME_OUTAGE_AFTER_SECONDS", 5)
 # A seeker (Play now) whose sockets have all been gone this long leaves the pool; until then it
 # keeps its place (a reload, a phone off Wi-Fi for a moment), though nobody is paired with it.
 GAME_SEEK_GRACE_SECONDS = env_seconds("GAME_SEEK_GRACE_SECONDS", 20)
+# The computer opponent (games/computer.py): the most a move at the top levels may think (less when
+# its clock is short); how long its natural pause before moving lasts, as a share of the usual
+# (0: no pause, as the tests play); worker processes for its search in each server process; and how
+# long a turn of the computer may stay untaken (the process thinking for it died) before the
+# sweeper of any process takes it.
+GAME_COMPUTER_THINK_SECONDS = env_seconds("GAME_COMPUTER_THINK_SECONDS", 1.0)
+GAME_COMPUTER_PACE = env_seconds("GAME_COMPUTER_PACE", 1.0)
+GAME_ENGINE_WORKERS = int(os.environ.get("GAME_ENGINE_WORKERS") or 1)
+GAME_COMPUTER_STALL_SECONDS = env_seconds("GAME_COMPUTER_STALL_SECONDS", 5)
+# Play now offers a game against the computer after this long without an opponent.
+GAME_SEEK_OFFER_COMPUTER_AFTER_SECONDS = env_seconds("GAME_SEEK_OFFER_COMPUTER_AFTER_SECONDS", 20)
 # A game nobody joins within this long is aborted with the code "expired" (default one day)...
 GAME_EXPIRE_UNJOINED_AFTER_SECONDS = env_seconds("GAME_EXPIRE_UNJOINED_AFTER_SECONDS", 24 * 3600)
 # ...at most this many per sweep of each process, so one sweep stays short after a backlog.

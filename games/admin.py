@@ -8,8 +8,9 @@ from django.template.response import TemplateResponse
 from django.utils.html import format_html, format_html_join
 
 from games import liveness, metrics, pool, registry, seeking, store
+from games.engines import ENGINES
 from games.models import Game, GameEvent, Seek, Server
-from games.rules import IllegalMove
+from games.rules import RULES, IllegalMove
 
 DISC = {0: "", 1: "●", 2: "▲"}  # told apart by shape as well as colour (colours: static/css/admin-board.css)
 
@@ -32,6 +33,21 @@ class GameEventInline(admin.TabularInline):
 def _live_connections():
     """Connections held by server processes that are still beating, whichever process holds them."""
     return Q(connections__server__seen_at__gte=liveness.alive_since())
+
+
+class ComputerFilter(admin.SimpleListFilter):
+    title = "opponent"
+    parameter_name = "opponent"
+
+    def lookups(self, request, model_admin):
+        return [("computer", "The computer"), ("people", "Two people")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "computer":
+            return queryset.filter(computer_seat__isnull=False)
+        if self.value() == "people":
+            return queryset.filter(computer_seat__isnull=True)
+        return queryset
 
 
 class LiveFilter(admin.SimpleListFilter):
@@ -61,6 +77,7 @@ class GameAdmin(admin.ModelAdmin):
         "kind",
         "time_control_name",
         "public",
+        "opponent",
         "status",
         "result",
         "abort_reason",
@@ -70,7 +87,17 @@ class GameAdmin(admin.ModelAdmin):
         "created_at",
         "updated_at",
     )
-    list_filter = (LiveFilter, "status", "result", "kind", "time_control", "public", "created_at")
+    list_filter = (
+        LiveFilter,
+        "status",
+        "result",
+        "kind",
+        "time_control",
+        "public",
+        ComputerFilter,
+        "computer_level",
+        "created_at",
+    )
     search_fields = ("id",)
     date_hierarchy = "created_at"
     ordering = ("-created_at",)
@@ -83,6 +110,8 @@ class GameAdmin(admin.ModelAdmin):
         "winner",
         "seq",
         "connected",
+        "opponent",
+        "computer_turn_since",
         "time_control_name",
         "public",
         "clocks",
@@ -136,6 +165,15 @@ class GameAdmin(admin.ModelAdmin):
             "<div>{} on {}</div>",
             (("spectator" if row.seat is None else f"seat {row.seat}", row.server) for row in rows),
         )
+
+    @admin.display(description="Opponent", ordering="computer_level")
+    def opponent(self, game):
+        """Who plays whom: two people, or a person and the computer (its seat and level)."""
+        if game.computer_seat is None:
+            return "two people"
+        names, levels = RULES[game.kind].seat_names, ENGINES[game.kind].levels
+        level = game.computer_level
+        return f"computer as {names[game.computer_seat]}, level {level} ({levels.get(level, '?')})"
 
     @admin.display(description="Time control", ordering="time_control")
     def time_control_name(self, game):

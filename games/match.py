@@ -13,6 +13,7 @@ from typing import Any
 
 from games import clock as clocks
 from games.clock import Clock, TimeControl
+from games.engines import ENGINES
 from games.rules import RULES, IllegalMove, Rules
 
 WAITING, PLAYING, FINISHED, ABORTED = "waiting", "playing", "finished", "aborted"
@@ -59,6 +60,7 @@ class Match:
     rematch_id: str | None = None
     clock: Clock | None = None  # None: an untimed game
     outages: frozenset[int] = frozenset()  # the outages (by their start, in ms) whose time was given back
+    computer: tuple[int, int] | None = None  # (seat, level) of the computer opponent, if there is one
 
     @property
     def rules(self) -> Rules:
@@ -74,6 +76,14 @@ class Match:
 
     def name(self, seat: int) -> str:
         return self.rules.seat_names[seat]
+
+    @property
+    def computer_seat(self) -> int | None:
+        return self.computer[0] if self.computer is not None else None
+
+    @property
+    def computer_to_move(self) -> bool:
+        return self.computer is not None and self.turn == self.computer[0]
 
     @property
     def deadline_ms(self) -> int | None:
@@ -187,6 +197,16 @@ def decide_give_back(match: Match, outage_from_ms: int, outage_to_ms: int) -> Ev
     return Event(seq=match.seq + 1, kind="clock_credit", data=data)
 
 
+def decide_computer_move(match: Match, seq: int, payload: dict, now_ms: int = 0) -> Event:
+    """The computer's move for the turn it was asked about (the game at ``seq``); refused with
+    ``stale`` once that turn has passed (another process moved for it, the game ended)."""
+    if match.computer is None:
+        raise IllegalMove("no_computer", "Nobody here is the computer.")
+    if match.seq != seq or not match.computer_to_move:
+        raise IllegalMove("stale", "The computer's turn has passed.")
+    return decide_move(match, match.computer[0], payload, now_ms)
+
+
 def decide_resign(match: Match, seat: int | None) -> Event:
     seat = _require_player(seat)
     _require_live(match)
@@ -235,7 +255,7 @@ def decide_rematch(match: Match, seat: int | None, new_game_id: str) -> Event:
         raise IllegalMove("rematch_exists", "The rematch has already started.")
     if seat in match.rematch_offers:
         raise IllegalMove("already_offered", "You have offered a rematch; waiting for your opponent.")
-    if other(seat) in match.rematch_offers:
+    if other(seat) in match.rematch_offers or other(seat) == match.computer_seat:  # the computer always agrees
         return Event(seq=match.seq + 1, kind="rematch", seat=seat, data={"game_id": new_game_id})
     return Event(seq=match.seq + 1, kind="rematch_offered", seat=seat)
 
@@ -264,7 +284,9 @@ def apply_event(match: Match, event: Event) -> Match:
     if kind == "created":
         control = event.data.get("clock")
         clock = None if control is None else clocks.new_clock(TimeControl.from_data(control))
-        return replace(match, seq=seq, seats=frozenset({1}), clock=clock)
+        computer = event.data.get("computer")
+        computer = None if computer is None else (computer["seat"], computer["level"])
+        return replace(match, seq=seq, seats=frozenset({1}), clock=clock, computer=computer)
     if kind == "joined":
         clock = None if match.clock is None else clocks.start(match.clock, event.data["at"])
         return replace(match, seq=seq, seats=match.seats | {2}, status=PLAYING, clock=clock)
@@ -299,9 +321,13 @@ def apply_event(match: Match, event: Event) -> Match:
     raise ValueError(f"unknown event kind {kind!r}")
 
 
-def created_data(control: TimeControl | None) -> dict:
-    """The ``created`` event's fields: the time control, if the game has one."""
-    return {} if control is None else {"clock": control.to_data()}
+def created_data(control: TimeControl | None, computer: tuple[int, int] | None = None) -> dict:
+    """The ``created`` event's fields: the time control, if the game has one; the computer's
+    seat and level, if one of the players is the computer."""
+    data = {} if control is None else {"clock": control.to_data()}
+    if computer is not None:
+        data["computer"] = {"seat": computer[0], "level": computer[1]}
+    return data
 
 
 def replay(kind: str, events: list[Event]) -> Match:
@@ -335,6 +361,14 @@ def abort_code(match: Match, history: list[dict]) -> str | None:
     return next((event.get("code") for event in reversed(history) if event["type"] == "aborted"), None)
 
 
+def computer_json(match: Match) -> dict | None:
+    """The computer opponent as clients see it: its seat, its level and what the level is called."""
+    if match.computer is None:
+        return None
+    seat, level = match.computer
+    return {"seat": seat, "level": level, "name": ENGINES[match.kind].levels[level]}
+
+
 def snapshot(match: Match, history: list[dict], now_ms: int | None = None) -> dict:
     """The whole current state, for a client that arrives or falls too far behind; the clocks as at ``now_ms``."""
     return {
@@ -344,5 +378,6 @@ def snapshot(match: Match, history: list[dict], now_ms: int | None = None) -> di
         "rematch_offers": sorted(match.rematch_offers),
         "rematch_id": match.rematch_id,
         "abort_code": abort_code(match, history),
+        "computer": computer_json(match),
         **match.rules.to_json(match.board),
     }

@@ -61,6 +61,12 @@ GAMES_FINISHED = {result: _GAMES_FINISHED.labels(result) for result in RESULTS}
 MOVES = Counter("game_moves_committed", "Moves committed to the log.")
 SEEKS = Counter("game_seeks_created", "Seeks (Play now) created.")
 PAIRINGS = Counter("game_seeks_paired", "Pairs of seekers put into a new game.")
+COMPUTER_MOVES = Counter("game_computer_moves", "Moves the computer opponent committed.")
+THINK_SECONDS = Histogram(
+    "game_computer_think_seconds",
+    "The computer's search per move, in its worker process (its pause before moving not counted).",
+    buckets=LATENCY_BUCKETS,
+)
 COMMIT_SECONDS = Histogram(
     "game_commit_seconds", "One group commit of the journal, queued to committed.", buckets=LATENCY_BUCKETS
 )

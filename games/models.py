@@ -42,6 +42,13 @@ class Game(models.Model):
     # When the side to move runs out of time (or misses its first move): stored with every
     # event, so whichever process sweeps first can end the game on time, even after a crash.
     clock_deadline = models.DateTimeField(null=True, blank=True)
+    # The computer opponent's seat and level (both None when both players are people); the log's
+    # created event says the same. The computer's seat has no token: nobody can play it.
+    computer_seat = models.PositiveSmallIntegerField(null=True, blank=True, help_text="The computer's seat (1 or 2).")
+    computer_level = models.PositiveSmallIntegerField(null=True, blank=True, help_text="From 1 to 5.")
+    # Since when the computer has had the move (None while it has not): stored with every event, so
+    # a turn the thinking process never took (it died) is taken by the sweeper of any process.
+    computer_turn_since = models.DateTimeField(null=True, blank=True)
     seat1_token_hash = models.CharField(max_length=64, blank=True, editable=False)
     seat2_token_hash = models.CharField(max_length=64, blank=True, editable=False)
     # When each seat's last connection went away (None while connected). Stored, so
@@ -71,6 +78,8 @@ class Game(models.Model):
             # The lobby's lists: open challenges, and the games being played, newest first.
             models.Index(fields=["status", "public", "created_at"], name="game_open_challenges"),
             models.Index(fields=["status", "public", "started_at"], name="game_public_started"),
+            # The sweeper's search for computer turns nobody took.
+            models.Index(fields=["status", "computer_turn_since"], name="game_computer_turn"),
         ]
 
     def __str__(self):

@@ -38,7 +38,7 @@ from channels.layers import get_channel_layer
 from django.conf import settings
 from django.utils import timezone
 
-from games import journal, liveness, lobby, metrics, presence, store
+from games import computer, journal, liveness, lobby, metrics, presence, store
 from games.clock import TimeControl
 from games.identity import group_name, hash_token, new_game_id, new_seat_token, token_matches
 from games.match import (
@@ -51,6 +51,7 @@ from games.match import (
     apply_event,
     decide_abandon,
     decide_abort,
+    decide_computer_move,
     decide_expire,
     decide_flag,
     decide_give_back,
@@ -338,6 +339,7 @@ async def _act(
                 if after.status == PLAYING and before.status != PLAYING:
                     # Play starts: a seat nobody is connected to is away from now.
                     await presence.recount(live)
+                computer.consider(live)  # this process gave the computer the move: it thinks
                 return message
             raise IllegalMove("busy", "The game is busy; try again.")
     finally:
@@ -460,6 +462,18 @@ async def create_game(
     return created
 
 
+async def create_computer_game(
+    kind: str = "connect4", control: TimeControl | None = None, human_seat: int = 1, level: int = 1
+) -> tuple[str, str]:
+    """A game against the computer at ``level``, in play at once: its ID and the person's token
+    (the person has ``human_seat``; when that is 2, the computer starts thinking now)."""
+    created = await journal.run(store.create_computer_game, kind, control, human_seat, level, now_ms())
+    metrics.GAMES_CREATED.inc()
+    metrics.GAMES_STARTED.inc()
+    await computer.start(created[0])
+    return created
+
+
 async def join(game_id: str, token: str | None = None) -> tuple[int, str, dict]:
     """Claim seat 2: the seat, its token (shown once) and the joined event.
 
@@ -502,6 +516,21 @@ async def move(game_id: str, seat: int | None, payload: dict) -> dict:
     if flagged:
         raise IllegalMove("out_of_time", "Your time ran out before your move arrived; the game is over.")
     return event
+
+
+async def computer_move(game_id: str, seq: int, payload: dict) -> dict:
+    """The computer's move for the turn it thought about (the game at ``seq``), made now; refused
+    with ``stale`` once that turn has passed. Out of time, it loses on time like anyone."""
+    made_ms = now_ms()
+    await clocks_ready()
+
+    def decide(live: LiveGame) -> Event:
+        try:
+            return decide_computer_move(live.match, seq, payload, made_ms)
+        except TimeUp:
+            return decide_flag(live.match, made_ms)
+
+    return await _act(game_id, decide)
 
 
 async def resign(game_id: str, seat: int | None) -> dict:
@@ -573,16 +602,21 @@ async def forfeit_absent(game_id: str, absent: int) -> dict:
 
 async def rematch(game_id: str, seat: int | None) -> dict:
     """Offer a rematch; when both have, the new game (colours swapped) is created with the agreeing event."""
-    new_id = new_game_id()
+    new_id, computer_opens = new_game_id(), False
 
     def create(live: LiveGame, event: Event) -> Callable[[], None] | None:
+        nonlocal computer_opens
         if event.kind != "rematch":
             return None
+        computer_opens = live.match.computer_seat == 2  # the colours swap: it plays Red next
         control = live.match.clock.control if live.match.clock is not None else None
-        hashes = dict(live.token_hashes)
-        return lambda: store.create_rematch(live.id, new_id, live.match.kind, hashes, control, now_ms())
+        hashes, opponent = dict(live.token_hashes), live.match.computer
+        return lambda: store.create_rematch(live.id, new_id, live.match.kind, hashes, control, now_ms(), opponent)
 
-    return await _act(game_id, lambda live: decide_rematch(live.match, seat, new_id), also=create)
+    event = await _act(game_id, lambda live: decide_rematch(live.match, seat, new_id), also=create)
+    if computer_opens:
+        await computer.start(new_id)
+    return event
 
 
 # ----- Connections ------------------------------------------------------------
@@ -678,4 +712,5 @@ def reset() -> None:
     presence.reset()
     liveness.reset()
     lobby.reset()
+    computer.reset()
     journal.reset()

@@ -191,14 +191,24 @@ def create_game(kind: str = "connect4", control: TimeControl | None = None, publ
 
 
 def create_rematch(
-    old_id: str, new_id: str, kind: str, token_hashes: dict[int, str], control: TimeControl | None, now_ms: int
+    old_id: str,
+    new_id: str,
+    kind: str,
+    token_hashes: dict[int, str],
+    control: TimeControl | None,
+    now_ms: int,
+    computer: tuple[int, int] | None = None,
 ) -> None:
     """The rematch: both seats taken, colours swapped, so the same tokens work and the other player
     starts; the same time control, its first move's limit running from ``now_ms``; listed in the
-    lobby if the first game was."""
+    lobby if the first game was; the same computer, if one played, in the other seat."""
     public = Game.objects.filter(pk=old_id).values_list("public", flat=True).first() or False
     hashes = {1: token_hashes[2], 2: token_hashes[1]}
-    _script(started_game_statements(new_id, kind, hashes, control, now_ms, rematch_of=old_id, public=public))
+    swapped = None if computer is None else (3 - computer[0], computer[1])
+    statements = started_game_statements(
+        new_id, kind, hashes, control, now_ms, rematch_of=old_id, public=public, computer=swapped
+    )
+    _script(statements)
 
 
 def started_game_statements(
@@ -209,13 +219,15 @@ def started_game_statements(
     now_ms: int,
     rematch_of: str | None = None,
     public: bool = False,
+    computer: tuple[int, int] | None = None,
 ) -> list[tuple[str, list]]:
     """The statements that write a game with both seats taken (a rematch, or two seekers paired),
     in play from ``now_ms`` (in a timed game, seat 1's first-move limit runs from then): its row
     and its first two events. ``public``: on the lobby's watch list. Run in a transaction, with
-    others if need be: Play now pairs in as few round trips as it can."""
+    others if need be: Play now pairs in as few round trips as it can. ``computer``: (seat, level)
+    of the computer opponent, whose seat has no token."""
     events = [
-        Event(seq=1, kind="created", seat=1, data=created_data(control)),
+        Event(seq=1, kind="created", seat=1, data=created_data(control, computer)),
         Event(seq=2, kind="joined", seat=2, data={"at": now_ms} if control else {}),
     ]
     after = replay(kind, events)
@@ -236,12 +248,34 @@ def started_game_statements(
         "clock_deadline": _to_db(_from_ms(after.deadline_ms)),
         "rematch_of_id": rematch_of,
         "started_at": _to_db(_from_ms(now_ms)),
+        "computer_seat": computer[0] if computer else None,
+        "computer_level": computer[1] if computer else None,
+        "computer_turn_since": now if after.computer_to_move else None,
     }
     columns, marks = ", ".join(row), ", ".join(["%s"] * len(row))
     return [
         (f"INSERT INTO {_GAME} ({columns}) VALUES ({marks})", list(row.values())),
         _insert_event_statement([Append(game_id, event, after) for event in events], now),
     ]
+
+
+def create_computer_game(
+    kind: str, control: TimeControl | None, human_seat: int, level: int, now_ms: int
+) -> tuple[str, str]:
+    """A game against the computer, in play at once: the person's seat and the computer's at
+    ``level`` (1 to 5). Return its ID and the person's token."""
+    new_match(kind)  # refuses unknown kinds before anything is written
+    token = new_seat_token()
+    computer = (3 - human_seat, level)
+    hashes = {human_seat: hash_token(token), computer[0]: ""}
+    for _ in range(5):
+        game_id = new_game_id()
+        try:
+            _script(started_game_statements(game_id, kind, hashes, control, now_ms, computer=computer))
+            return game_id, token
+        except IntegrityError:  # an ID collision: draw again
+            continue
+    raise RuntimeError("could not draw a free game ID")
 
 
 def load_game(game_id: str, alive_since: datetime) -> StoredGame | None:
@@ -319,6 +353,8 @@ class Append:
         if self.event.kind == "joined":
             fields["seat2_token_hash"] = self.token_hash
             fields["started_at"] = now
+        if self.after.computer is not None:
+            fields["computer_turn_since"] = now if self.after.computer_to_move else None
         return fields
 
     def row(self, created_at) -> list:
@@ -451,6 +487,13 @@ def clocks_run_out(now: datetime, limit: int) -> list[str]:
     return list(rows.values_list("id", flat=True)[:limit])
 
 
+def computer_turns_untaken(cutoff: datetime, limit: int) -> list[str]:
+    """Up to ``limit`` games in play where the computer has had the move since before ``cutoff``,
+    longest first: the process thinking for it died, or never began."""
+    rows = Game.objects.filter(status=PLAYING, computer_turn_since__lt=cutoff).order_by("computer_turn_since")
+    return list(rows.values_list("id", flat=True)[:limit])
+
+
 def clocks_running() -> list[str]:
     """Every game in play whose clock is running (what an outage is given back to)."""
     return list(Game.objects.filter(status=PLAYING, clock_deadline__isnull=False).values_list("id", flat=True))
@@ -489,7 +532,9 @@ def _soft_state():
 
 
 def _game_row(game_id: str) -> tuple[str, list]:
-    columns = "kind, seat1_token_hash, seat2_token_hash, presence_version, seat1_away_since, seat2_away_since"
+    columns = (
+        "kind, seat1_token_hash, seat2_token_hash, presence_version, seat1_away_since, seat2_away_since, computer_seat"
+    )
     return f"SELECT {columns} FROM {_GAME} WHERE id = %s", [game_id]
 
 
@@ -505,11 +550,11 @@ def _presence(game: list[tuple], seats: list[tuple]) -> Presence | None:
     """Presence from the results of ``_game_row`` and ``_alive_seats``; None if there is no such game."""
     if not game:
         return None
-    *_, version, away1, away2 = game[0]
+    *_, version, away1, away2, computer = game[0]
     seated = [seat for (seat,) in seats]
     return Presence(
         version=version,
-        players={1: 1 in seated, 2: 2 in seated},
+        players={1: 1 in seated or computer == 1, 2: 2 in seated or computer == 2},  # the computer never leaves
         spectators=seated.count(None),
         away_since={1: _from_db(away1), 2: _from_db(away2)},
     )
@@ -525,7 +570,8 @@ def _recount(game_id: str, alive_since: datetime, left_at: datetime | None = Non
     statement would count from a snapshot taken before it waited for the lock)."""
     alive, stamp = _to_db(alive_since), _to_db(left_at or timezone.now())
     away = [
-        f"seat{seat}_away_since = CASE WHEN EXISTS (SELECT 1 FROM {_ALIVE} AND c.seat = {seat}) THEN NULL"
+        f"seat{seat}_away_since = CASE WHEN computer_seat = {seat} THEN NULL"  # the computer never leaves
+        f" WHEN EXISTS (SELECT 1 FROM {_ALIVE} AND c.seat = {seat}) THEN NULL"
         f" WHEN status = %s AND seat{seat}_away_since IS NULL THEN %s ELSE seat{seat}_away_since END"
         for seat in (1, 2)
     ]

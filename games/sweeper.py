@@ -1,5 +1,5 @@
 """The per-process timer: heartbeats, unrecorded presence, missed broadcasts, dead processes, idle
-sockets, clocks run out, abandoned games, games nobody joined.
+sockets, clocks run out, computer turns nobody took, abandoned games, games nobody joined.
 
 One asyncio task per server process, started with the first connection. Its
 heartbeat keeps this process's connections counted; a process that stops beating
@@ -24,7 +24,7 @@ from channels.layers import get_channel_layer
 from django.conf import settings
 from django.utils import timezone
 
-from games import limits, liveness, presence, registry, seeking, store
+from games import computer, limits, liveness, presence, registry, seeking, store
 from games.rules import IllegalMove
 
 log = logging.getLogger(__name__)
@@ -59,6 +59,7 @@ async def _run() -> None:
             await registry.reap_dead_servers()
             await close_idle_sockets()
             await flag_run_out_clocks()
+            await computer.take_untaken_turns()
             await seeking.sweep()
             await forfeit_abandoned_games()
             await expire_unjoined_games()

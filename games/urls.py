@@ -24,6 +24,7 @@ register_converter(SeekIdConverter, "seek_id")
 urlpatterns = [
     path("", views.home, name="home"),
     path("games/new", views.create, name="create"),
+    path("computer", views.play_computer, name="play-computer"),
     path("join", views.find, name="find"),
     path("g/<game_id:game_id>/", views.game_page, name="game"),
     path("g/<game_id:game_id>/join", views.join_page, name="join"),

@@ -5,6 +5,7 @@ page hands the token to its own script; bots get theirs in the API response.
 """
 
 import json
+import secrets
 
 import segno
 from asgiref.sync import sync_to_async
@@ -20,6 +21,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from games import journal, limits, lobby, readiness, registry, store
 from games.clock import BadTimeControl, TimeControl, parse_time_control
+from games.engines import ENGINES
 from games.identity import is_game_id, normalize_game_id, token_matches
 from games.match import snapshot
 from games.models import Game
@@ -125,7 +127,9 @@ async def _home(request: HttpRequest, context: dict | None = None, status: int =
         lists = await lobby.current()
     except store.DATABASE_ERRORS:
         lists = {"challenges": [], "games": [], "seekers": {}}
-    return render(request, "games/home.html", {"lists": lists, **(context or {})}, status=status)
+    levels = list(ENGINES["connect4"].levels.items())
+    context = {"lists": lists, "computer_levels": levels, **(context or {})}
+    return render(request, "games/home.html", context, status=status)
 
 
 @require_GET
@@ -144,6 +148,41 @@ async def create(request):
         return await _home(request, {"notice": str(refusal)}, status=400)
     public = request.POST.get("public") in ("on", "1", "true")
     game_id, token = await registry.create_game(control=control, public=public)
+    await _remember_seat(request, game_id, token)
+    return redirect("game", game_id=game_id)
+
+
+LEVEL_CHOICES = "'level' must be a whole number from 1 to 5."
+SEAT_CHOICES = "'seat' must be 1 (Red, moves first), 2 (Yellow) or \"random\"."
+
+
+def _computer_choice(level, seat) -> tuple[int, int]:
+    """The level (1 to 5) and the person's seat (1, 2, or drawn for "random"/missing), as a form or a
+    bot sent them; ValueError with a message that says what is allowed."""
+    if isinstance(level, str) and level.isdigit():
+        level = int(level)
+    if not isinstance(level, int) or isinstance(level, bool) or level not in ENGINES["connect4"].levels:
+        raise ValueError(LEVEL_CHOICES)
+    if seat in (None, "", "random"):
+        return level, secrets.choice((1, 2))
+    if isinstance(seat, str) and seat in ("1", "2"):
+        seat = int(seat)
+    if seat not in (1, 2) or isinstance(seat, bool):
+        raise ValueError(SEAT_CHOICES)
+    return level, seat
+
+
+@require_POST
+async def play_computer(request):
+    """Play the computer: the chosen level, colour and time control; the game starts at once."""
+    if wait := await _refused(request, limits.CREATE):
+        return await _home_refused(request, limits.CREATE, wait)
+    try:
+        control = _time_control(request.POST.get("time_control"))
+        level, seat = _computer_choice(request.POST.get("level"), request.POST.get("seat"))
+    except (BadTimeControl, ValueError) as refusal:
+        return await _home(request, {"computer_notice": str(refusal)}, status=400)
+    game_id, token = await registry.create_computer_game(control=control, human_seat=seat, level=level)
     await _remember_seat(request, game_id, token)
     return redirect("game", game_id=game_id)
 
@@ -237,6 +276,11 @@ async def api_create(request):
         control = _time_control(body.get("time_control"))
     except BadTimeControl as refusal:
         return _api_error(400, "bad_field", str(refusal))
+    opponent = body.get("opponent", "person")
+    if opponent not in ("person", "computer"):
+        return _api_error(400, "bad_field", '\'opponent\' must be "person" or "computer".')
+    if opponent == "computer":
+        return await _api_create_computer_game(request, body, kind, control)
     public = body.get("public", False)
     if isinstance(public, str) and request.content_type != "application/json":  # a form says "true" or "on"
         public = public in ("true", "on", "1")
@@ -246,6 +290,19 @@ async def api_create(request):
         return _rate_limited(limits.CREATE, wait)
     game_id, token = await registry.create_game(kind, control, public)
     return JsonResponse({"id": game_id, "seat": 1, "token": token, **_urls(request, game_id)}, status=201)
+
+
+async def _api_create_computer_game(request, body: dict, kind: str, control: TimeControl | None) -> JsonResponse:
+    try:
+        level, seat = _computer_choice(body.get("level", 1), body.get("seat"))
+    except ValueError as refusal:
+        return _api_error(400, "bad_field", str(refusal))
+    if wait := await _refused(request, limits.CREATE):
+        return _rate_limited(limits.CREATE, wait)
+    game_id, token = await registry.create_computer_game(kind, control, seat, level)
+    computer = {"seat": 3 - seat, "level": level, "name": ENGINES[kind].levels[level]}
+    body = {"id": game_id, "seat": seat, "token": token, "computer": computer, **_urls(request, game_id)}
+    return JsonResponse(body, status=201)
 
 
 @csrf_exempt

@@ -32,6 +32,7 @@ export function createState({ seat = null, status = 'waiting' } = {}) {
     abortCode: '', // the same for machines: player, operator, both_left or expired ('' from older servers)
     abortedBy: null, // the seat that aborted it, or null for the server or an operator
     twoPlayers: false, // someone took seat 2 at some point (a rematch needs an opponent)
+    computer: null, // the computer opponent, {seat, level, name}, or null when both players are people
     board: emptyBoard(), // board[row][column], row 0 at the bottom
     last: null, // [column, row] of the newest disc
     moves: new Map(), // seq -> move event, for the move list (each once)
@@ -201,6 +202,7 @@ export function applyWelcome(state, message, { now = Date.now() } = {}) {
   takeSummary(state, game, now);
   state.rematchOffers = new Set(game.rematch_offers || []);
   state.rematchId = game.rematch_id ?? null;
+  state.computer = game.computer ?? null;
   if (game.abort_code) state.abortCode = game.abort_code; // known even when the events were left out
   if (message.complete === false) {
     // Too far behind for a replay (or the server's log is shorter than ours): the list starts afresh.

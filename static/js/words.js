@@ -8,6 +8,14 @@ import { LOW_TIME_MS, OVER, awayShown, freeCells, otherSeat, secondsUntil } from
 
 export const NAMES = { 1: 'Red', 2: 'Yellow' };
 
+// "the computer" where a seat's colour would be said, in a game against it.
+const isComputer = (state, seat) => Boolean(state.computer) && state.computer.seat === seat;
+
+// The computer's seat as the players list shows it: "Computer · level 3, Club player".
+export function computerText(computer) {
+  return `Computer · level ${computer.level}, ${computer.name}`;
+}
+
 export function roleText(state) {
   if (state.seat === 1) return 'You are Red (seat 1)';
   if (state.seat === 2) return 'You are Yellow (seat 2)';
@@ -61,6 +69,7 @@ export function statusText(state) {
       return seat === 1 ? 'Waiting for an opponent to join…' : 'Waiting for a second player…';
     case 'playing':
       if (seat === turn) return 'Your turn';
+      if (isComputer(state, turn)) return 'The computer is thinking…';
       return seat ? `Waiting for ${NAMES[turn]}…` : `${NAMES[turn]} to move`;
     case 'finished':
     case 'aborted':
@@ -83,17 +92,24 @@ export function opponentText(state) {
   if (!seat) {
     // Spectators see both seats in the list above; this line sums them up.
     if (state.status === 'waiting') return 'Waiting for Yellow to join';
+    if (state.computer) {
+      const person = otherSeat(state.computer.seat);
+      const level = state.computer.level;
+      return players[person] ? `${NAMES[person]} is playing the computer (level ${level})` : `${NAMES[person]} is away`;
+    }
     if (players[1] && players[2]) return 'Both players connected';
     if (!players[1] && !players[2]) return 'Both players away';
     return `${NAMES[players[1] ? 2 : 1]} is away`;
   }
   const other = otherSeat(seat);
+  if (isComputer(state, other)) return `You are playing the computer (level ${state.computer.level})`;
   if (state.status === 'waiting' && other === 2) return 'No opponent yet';
   if (OVER.has(state.status)) return players[other] ? `${NAMES[other]} is still here` : `${NAMES[other]} has left`;
   return players[other] ? `${NAMES[other]} is connected` : `${NAMES[other]} is away`;
 }
 
 export function seatStateText(state, seat) {
+  if (isComputer(state, seat)) return computerText(state.computer);
   if (seat === 2 && state.status === 'waiting') return 'seat free';
   if (!state.connected) return state.welcomed ? 'unknown' : '…'; // presence is stale while offline
   return state.players[seat] ? 'connected' : 'away';

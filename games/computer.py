@@ -1,0 +1,141 @@
+"""The computer opponent's turns: when it has the move, think off the event loop, then move
+through the registry like any player (decide with the rules, commit, broadcast).
+
+Which process thinks: the one that committed the event giving the computer the move (it holds
+the game; the person's socket is usually there). If that process dies while thinking, the turn
+stays untaken in the database (``Game.computer_turn_since``) and the sweeper of any process
+takes it after ``GAME_COMPUTER_STALL_SECONDS``. Two processes thinking for the same turn both
+decide against the same seq: the conditional append lets one move, the other is refused
+(``stale``), so the computer never moves twice for a turn.
+
+The search runs in a pool of worker processes (``GAME_ENGINE_WORKERS``), so it neither blocks
+the event loop nor holds the GIL the sockets need.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import multiprocessing
+import random
+from concurrent.futures import Executor, ProcessPoolExecutor
+from datetime import timedelta
+
+from channels.db import database_sync_to_async
+from django.conf import settings
+from django.utils import timezone
+
+from games import engines, metrics, registry, store
+from games.match import Match
+from games.rules import IllegalMove
+
+log = logging.getLogger(__name__)
+
+# The pause before a move, in seconds (the least and the most), at each level: a person sees the
+# computer "think" for a moment, quicker the stronger it is; the top levels spend it searching.
+PAUSES = {1: (0.8, 1.8), 2: (0.7, 1.5), 3: (0.6, 1.2), 4: (0.4, 0.9), 5: (0.2, 0.5)}
+# In a timed game the computer plans to spend at most this share of what is left on one move.
+SHARE_OF_CLOCK = 1 / 25
+LEAST_BUDGET_SECONDS = 0.05
+
+_pool: Executor | None = None
+# Turns under way here: game ID -> (the seq of the turn, its task). Also keeps the tasks alive
+# (the loop holds only weak references).
+_turns: dict[str, tuple[int, asyncio.Task]] = {}
+
+
+def pool() -> Executor:
+    """The worker processes, started on first use; spawned, not forked, so no thread or socket
+    of the server is copied into them."""
+    global _pool
+    if _pool is None:
+        context = multiprocessing.get_context("spawn")
+        _pool = ProcessPoolExecutor(max_workers=settings.GAME_ENGINE_WORKERS, mp_context=context)
+    return _pool
+
+
+def seed_for(game_id: str, seq: int) -> int:
+    """The same turn draws the same random choices on every process that thinks about it."""
+    return int.from_bytes(hashlib.sha256(f"{game_id}:{seq}".encode()).digest()[:8], "big")
+
+
+def plan(match: Match, now_ms: int, rng: random.Random) -> tuple[float, float]:
+    """(thinking budget, pause before moving) for the computer's turn, in seconds: the budget
+    within ``GAME_COMPUTER_THINK_SECONDS`` and a share of its clock; the pause a person's."""
+    seat, level = match.computer
+    budget = settings.GAME_COMPUTER_THINK_SECONDS
+    low, high = PAUSES[level]
+    pause = rng.uniform(low, high) * settings.GAME_COMPUTER_PACE
+    if match.clock is not None:
+        left = match.clock.time_left(seat, now_ms) / 1000
+        increment = match.clock.control.increment_ms / 1000
+        budget = min(budget, left * SHARE_OF_CLOCK + increment / 2)
+        pause = min(pause, left * SHARE_OF_CLOCK)
+    return max(budget, LEAST_BUDGET_SECONDS), pause
+
+
+def consider(live: registry.LiveGame) -> None:
+    """Start the computer's turn if it has the move and this process is not on that turn already."""
+    match = live.match
+    under_way = _turns.get(live.id)
+    if not match.computer_to_move or (under_way is not None and under_way[0] == match.seq):
+        return
+    _turns[live.id] = (match.seq, asyncio.ensure_future(_take_turn(live.id, match)))
+
+
+async def settled(game_id: str) -> None:
+    """Return once no turn of the computer is under way here for the game (its move is in, or
+    it gave up): what a test, or anyone who must not race the computer, waits for."""
+    while (under_way := _turns.get(game_id)) is not None:
+        await asyncio.wait([under_way[1]])
+
+
+async def start(game_id: str) -> None:
+    """A game that begins with the computer to move (it plays Red, or a rematch swapped it)."""
+    live = await registry.get(game_id)
+    if live is not None:
+        consider(live)
+
+
+async def _take_turn(game_id: str, match: Match) -> None:
+    loop = asyncio.get_running_loop()
+    seed = seed_for(game_id, match.seq)
+    budget, pause = plan(match, registry.now_ms(), random.Random(seed))
+    began = loop.time()
+    try:
+        move, thought = await loop.run_in_executor(
+            pool(), engines.think, match.kind, match.board, match.computer[1], budget, seed
+        )
+        metrics.THINK_SECONDS.observe(thought)
+        if (wait := pause - (loop.time() - began)) > 0:
+            await asyncio.sleep(wait)
+        await registry.computer_move(game_id, match.seq, move)
+        metrics.COMPUTER_MOVES.inc()
+    except (IllegalMove, registry.UnknownGame):
+        pass  # the turn passed meanwhile: another process moved, the person resigned, an operator aborted
+    except store.DATABASE_ERRORS as error:
+        log.warning("the computer's move in game %s failed, the sweeper takes the turn: %s", game_id, error)
+    except Exception:
+        log.exception("the computer's turn in game %s failed", game_id)
+    finally:
+        if _turns.get(game_id, (None,))[0] == match.seq:
+            del _turns[game_id]
+
+
+async def take_untaken_turns() -> None:
+    """The sweeper's part: the computer's turns that nobody took (the thinking process died), a
+    bounded batch per sweep. Any process may take one; the append decides if two do."""
+    cutoff = timezone.now() - timedelta(seconds=settings.GAME_COMPUTER_STALL_SECONDS)
+    for game_id in await database_sync_to_async(store.computer_turns_untaken)(cutoff, settings.GAME_EXPIRE_BATCH):
+        live = await registry.get(game_id)
+        if live is not None:
+            await registry.refresh(live)
+            consider(live)
+
+
+def reset() -> None:
+    """Forget the turns under way (tests start afresh); the worker processes stay."""
+    for _, task in _turns.values():
+        task.cancel()
+    _turns.clear()
