@@ -6,16 +6,21 @@ in the session, and once paired that token is its seat token, remembered like an
 bot's seek belongs to its address: one waiting at a time; the API hands the bot its token.
 """
 
+import secrets
+
 from asgiref.sync import sync_to_async
+from django.conf import settings
 from django.contrib import messages
 from django.http import Http404, HttpRequest, JsonResponse
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
-from games import limits, lobby, pool, seeking
+from games import limits, lobby, pool, registry, seeking
 from games.clock import BadTimeControl
+from games.engines import ENGINES
 from games.identity import hash_token, token_matches
 from games.views import (
     _api_error,
@@ -30,6 +35,7 @@ from games.views import (
 )
 
 SESSION_SEEK = "seek"  # {"id": ..., "token": ...}: the browser's seek
+OFFERED_LEVEL = 3  # the computer Play now offers when nobody comes: a middling opponent
 ENDED = {
     pool.CANCELLED: "You stopped looking for an opponent.",
     pool.EXPIRED: "You were away too long, so you left the queue. Press Play now to look again.",
@@ -96,17 +102,41 @@ async def seek_page(request, seek_id):
         await request.session.apop(SESSION_SEEK, None)
         await sync_to_async(messages.info)(request, ENDED[found.status])
         return redirect("home")
+    offer_after = settings.GAME_SEEK_OFFER_COMPUTER_AFTER_SECONDS
     context = {
         "seek": found,
+        "offered_level": OFFERED_LEVEL,
+        "offered_name": ENGINES["connect4"].levels[OFFERED_LEVEL],
+        # Shown at once to a page (re)loaded that late; the script shows it when the time comes.
+        "offer_now": (timezone.now() - found.created_at).total_seconds() >= offer_after,
         "client": {
             "seekId": found.id,
             "token": token,
             "socketPath": f"/ws/seeks/{found.id}/",
             "timeControl": found.time_control,
             "createdAt": _ms(found.created_at),
+            "offerComputerAfterMs": round(offer_after * 1000),
         },
     }
     return render(request, "games/seek.html", context)
+
+
+@require_POST
+async def seek_computer(request, seek_id):
+    """Nobody came: play the computer instead, at a middling level, with the seek's time control.
+    The seek ends first, so its seeker is never also paired; one paired meanwhile goes to its game."""
+    await _session_seek(request, seek_id)
+    if wait := await _refused(request, limits.CREATE):
+        return await _home_refused(request, limits.CREATE, wait)
+    found = await seeking.end(seek_id, pool.CANCELLED)
+    if found is not None and found.status == pool.PAIRED:
+        return redirect("seek", seek_id=seek_id)
+    await request.session.apop(SESSION_SEEK, None)
+    control = _time_control(found.time_control if found is not None else "")
+    seat = secrets.choice((1, 2))
+    game_id, token = await registry.create_computer_game(control=control, human_seat=seat, level=OFFERED_LEVEL)
+    await _remember_seat(request, game_id, token)
+    return redirect("game", game_id=game_id)
 
 
 @require_POST

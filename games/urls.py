@@ -31,6 +31,7 @@ urlpatterns = [
     path("play", lobby_views.play, name="play"),
     path("play/<seek_id:seek_id>/", lobby_views.seek_page, name="seek"),
     path("play/<seek_id:seek_id>/cancel", lobby_views.cancel_seek, name="cancel-seek"),
+    path("play/<seek_id:seek_id>/computer", lobby_views.seek_computer, name="seek-computer"),
     path("healthz", views.healthz, name="healthz"),
     path("readyz", views.readyz, name="readyz"),
     path("metrics", metrics.metrics_view, name="metrics"),

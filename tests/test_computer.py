@@ -227,3 +227,22 @@ async def test_a_bad_computer_game_request_is_refused_and_creates_nothing(async_
     assert response.status_code == 400
     assert response.json()["code"] == "bad_field" and message in response.json()["message"]
     assert not await Game.objects.aexists()
+
+
+async def test_the_home_pages_form_starts_a_game_against_the_computer_in_the_browsers_seat(async_client):
+    home = await async_client.get("/")
+    assert b"Play the computer" in home.content and b"5 \xc2\xb7 Expert" in home.content
+    response = await async_client.post("/computer", {"level": "1", "seat": "1", "time_control": "untimed"})
+    assert response.status_code == 302 and response.url.startswith("/g/")
+    game_id = response.url.strip("/").split("/")[-1]
+    game = await game_row(game_id)
+    assert (game.status, game.computer_seat, game.computer_level, game.time_control) == ("playing", 2, 1, "")
+    page = await async_client.get(response.url)
+    assert b'"seat": 1' in page.content  # the page's script holds seat 1's token
+
+
+async def test_the_home_pages_form_refuses_a_bad_level_and_says_why(async_client):
+    response = await async_client.post("/computer", {"level": "9", "seat": "random"})
+    assert response.status_code == 400
+    assert b"&#x27;level&#x27; must be a whole number from 1 to 5." in response.content
+    assert not await Game.objects.aexists()

@@ -178,3 +178,50 @@ def test_the_lobby_counts_seekers_per_time_control():
     api(Client(REMOTE_ADDR="10.0.0.1"), "POST", "/api/seeks", {"time_control": "3+2"})
     api(Client(REMOTE_ADDR="10.0.0.2"), "POST", "/api/seeks", {"time_control": "10+5"})
     assert api(Client(), "GET", "/api/lobby").json()["seekers"] == {"3+2": 1, "10+5": 1}
+
+
+def seek_id_of(response) -> str:
+    return response.url.strip("/").split("/")[-1]
+
+
+def test_the_computer_is_offered_once_nobody_came_in_time(settings):
+    browser = Client()
+    seek_page = play(browser).url
+    page = browser.get(seek_page)
+    assert seek_config(page)["offerComputerAfterMs"] == 20_000
+    assert re.search(rb'id="computer-offer" hidden', page.content), "not offered at once"
+    settings.GAME_SEEK_OFFER_COMPUTER_AFTER_SECONDS = 0
+    page = browser.get(seek_page)
+    assert re.search(rb'id="computer-offer">', page.content), "a page loaded that late offers it at once"
+    assert b"level 3, Club player" in page.content
+
+
+def test_playing_the_computer_instead_ends_the_seek_and_starts_a_game_with_its_time_control():
+    browser = Client()
+    seek_id = seek_id_of(play(browser, "5+0"))
+    response = browser.post(f"/play/{seek_id}/computer")
+    assert response.status_code == 302 and response.url.startswith("/g/")
+    assert Seek.objects.get(pk=seek_id).status == "cancelled"
+    game = Game.objects.get(pk=response.url.strip("/").split("/")[-1])
+    assert (game.status, game.time_control, game.computer_level) == ("playing", "5+0", 3)
+    seat = client_config(browser.get(response.url))["seat"]
+    assert seat in (1, 2) and game.computer_seat == 3 - seat
+    # The search is over: its page is gone for this browser.
+    assert browser.get(f"/play/{seek_id}/").status_code == 404
+
+
+def test_a_seeker_paired_before_choosing_the_computer_goes_to_that_game_instead():
+    first, second = Client(), Client()
+    seek_id = seek_id_of(play(first))
+    play(second)  # pairs them
+    response = first.post(f"/play/{seek_id}/computer")
+    assert response.status_code == 302 and response.url == f"/play/{seek_id}/"
+    game_url = first.get(response.url).url
+    assert Game.objects.get(pk=game_url.strip("/").split("/")[-1]).computer_seat is None
+    assert Game.objects.filter(computer_seat__isnull=False).count() == 0
+
+
+def test_only_the_seeker_can_swap_its_seek_for_the_computer():
+    seek_id = seek_id_of(play(Client()))
+    assert Client().post(f"/play/{seek_id}/computer").status_code == 404
+    assert Seek.objects.get(pk=seek_id).status == "waiting"

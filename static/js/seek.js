@@ -18,6 +18,8 @@ const waited = $('seek-waited');
 const status = $('seek-status');
 const form = $('cancel-form');
 const cancelButton = $('cancel-seek');
+const offer = $('computer-offer');
+const computerForm = $('computer-form');
 const seekPage = `/play/${encodeURIComponent(config.seekId)}/`;
 
 const SAY = {
@@ -26,6 +28,8 @@ const SAY = {
   paired: 'Opponent found! Starting the game…',
   cancelling: 'Cancelling…',
   ended: 'This search for an opponent is over.',
+  offer: 'Nobody yet. You can play the computer instead, or keep waiting.',
+  computer: 'Starting a game against the computer…',
 };
 
 // ----- Time waited ----------------------------------------------------------------------------
@@ -44,8 +48,13 @@ function waitedText(ms) {
 }
 
 function tick() {
-  const text = waitedText(performance.now() - madeAt);
+  const ms = performance.now() - madeAt;
+  const text = waitedText(ms);
   if (waited.textContent !== text) waited.textContent = text;
+  if (offer.hidden && !finished && ms >= config.offerComputerAfterMs) {
+    offer.hidden = false;
+    if (!cancelling && !lostShown) say(SAY.offer);
+  }
 }
 
 // ----- What the page shows ---------------------------------------------------------------------
@@ -166,6 +175,22 @@ form.addEventListener('submit', (event) => {
   cancelButton.setAttribute('aria-disabled', 'true');
   say(SAY.cancelling);
   cancelFallback = setTimeout(postCancel, CANCEL_FALLBACK_MS);
+});
+
+// ----- Play the computer instead ---------------------------------------------------------------
+
+// The form's view ends the seek, then starts the game (or, paired meanwhile, goes to that game):
+// the socket is let go first, so the seek's end it hears about does not take us home.
+computerForm.addEventListener('submit', (event) => {
+  if (finished || cancelling) {
+    event.preventDefault();
+    return;
+  }
+  finished = true;
+  clearTimeout(lostTimer);
+  socket.stop();
+  cancelButton.setAttribute('aria-disabled', 'true');
+  say(SAY.computer);
 });
 
 // ----- Start -----------------------------------------------------------------------------------
