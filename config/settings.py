@@ -50,6 +50,8 @@ INSTALLED_APPS = [
     "channels",
     "csp",
     "axes",
+    "django_tasks",
+    "django_tasks_db",
     "games",
 ]
 
@@ -243,6 +245,16 @@ GAME_COMPUTER_THINK_SECONDS = env_seconds("GAME_COMPUTER_THINK_SECONDS", 1.0)
 GAME_COMPUTER_PACE = env_seconds("GAME_COMPUTER_PACE", 1.0)
 GAME_ENGINE_WORKERS = int(os.environ.get("GAME_ENGINE_WORKERS") or 1)
 GAME_COMPUTER_STALL_SECONDS = env_seconds("GAME_COMPUTER_STALL_SECONDS", 5)
+# Where the computer's search runs: "pool", in GAME_ENGINE_WORKERS worker processes beside each
+# server process (the default), or "tasks", on engine workers of their own through the task queue
+# below (`manage.py db_worker --queue-name engine`), so engine capacity grows apart from sockets.
+# A search no worker answers within its budget plus GAME_ENGINE_TASK_WAIT_SECONDS is made here.
+GAME_ENGINE_BACKEND = os.environ.get("GAME_ENGINE_BACKEND") or "pool"
+if GAME_ENGINE_BACKEND not in ("pool", "tasks"):
+    raise ImproperlyConfigured('GAME_ENGINE_BACKEND must be "pool" or "tasks".')
+GAME_ENGINE_TASK_WAIT_SECONDS = env_seconds("GAME_ENGINE_TASK_WAIT_SECONDS", 5)
+# Django's tasks framework (django-tasks, its database backend): the engine's queue.
+TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": ["engine"]}}
 # Play now offers a game against the computer after this long without an opponent.
 GAME_SEEK_OFFER_COMPUTER_AFTER_SECONDS = env_seconds("GAME_SEEK_OFFER_COMPUTER_AFTER_SECONDS", 20)
 # A game nobody joins within this long is aborted with the code "expired" (default one day)...

@@ -9,7 +9,9 @@ decide against the same seq: the conditional append lets one move, the other is 
 (``stale``), so the computer never moves twice for a turn.
 
 The search runs in a pool of worker processes (``GAME_ENGINE_WORKERS``), so it neither blocks
-the event loop nor holds the GIL the sockets need.
+the event loop nor holds the GIL the sockets need; or, with ``GAME_ENGINE_BACKEND = "tasks"``, on
+engine workers of their own through Django's tasks framework (games/tasks.py), so that engine
+capacity grows apart from the sockets'. A search no worker answers in time is made here instead.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import asyncio
 import hashlib
 import logging
 import multiprocessing
+import os
 import random
 from concurrent.futures import Executor, ProcessPoolExecutor
 from datetime import timedelta
@@ -25,8 +28,9 @@ from datetime import timedelta
 from channels.db import database_sync_to_async
 from django.conf import settings
 from django.utils import timezone
+from django_tasks import TaskResultStatus
 
-from games import engines, metrics, registry, store
+from games import engines, metrics, registry, store, tasks
 from games.match import Match
 from games.rules import IllegalMove
 
@@ -38,6 +42,10 @@ PAUSES = {1: (0.8, 1.8), 2: (0.7, 1.5), 3: (0.6, 1.2), 4: (0.4, 0.9), 5: (0.2, 0
 # In a timed game the computer plans to spend at most this share of what is left on one move.
 SHARE_OF_CLOCK = 1 / 25
 LEAST_BUDGET_SECONDS = 0.05
+# How often a search on the task queue's workers is looked for (the result is a row).
+TASK_POLL_SECONDS = 0.05
+# The public move event's fields that say where the game stands, not what the move was.
+_STANDING = frozenset({"type", "seq", "seat", "status", "turn", "winner", "result", "line", "clock"})
 
 _pool: Executor | None = None
 # Turns under way here: game ID -> (the seq of the turn, its task). Also keeps the tasks alive
@@ -51,7 +59,12 @@ def pool() -> Executor:
     global _pool
     if _pool is None:
         context = multiprocessing.get_context("spawn")
-        _pool = ProcessPoolExecutor(max_workers=settings.GAME_ENGINE_WORKERS, mp_context=context)
+        _pool = ProcessPoolExecutor(
+            max_workers=settings.GAME_ENGINE_WORKERS,
+            mp_context=context,
+            initializer=engines.follow_parent,
+            initargs=(os.getpid(),),
+        )
     return _pool
 
 
@@ -81,7 +94,12 @@ def consider(live: registry.LiveGame) -> None:
     under_way = _turns.get(live.id)
     if not match.computer_to_move or (under_way is not None and under_way[0] == match.seq):
         return
-    _turns[live.id] = (match.seq, asyncio.ensure_future(_take_turn(live.id, match)))
+    moves = [_fields(event) for event in live.history if event["type"] == "move"]
+    _turns[live.id] = (match.seq, asyncio.ensure_future(_take_turn(live.id, match, moves)))
+
+
+def _fields(event: dict) -> dict:
+    return {key: value for key, value in event.items() if key not in _STANDING}
 
 
 async def settled(game_id: str) -> None:
@@ -98,15 +116,45 @@ async def start(game_id: str) -> None:
         consider(live)
 
 
-async def _take_turn(game_id: str, match: Match) -> None:
+async def _search(match: Match, moves: list[dict], budget: float, seed: int) -> tuple[dict, float]:
+    """The engine's move and its thinking time: from the task queue's workers if so configured
+    (and they answer in time), else from this process's pool."""
+    level = match.computer[1]
+    if settings.GAME_ENGINE_BACKEND == "tasks":
+        try:
+            found = await _search_on_workers(match.kind, moves, level, budget, seed)
+        except store.DATABASE_ERRORS as error:
+            log.warning("the engine's queue failed, thinking here: %s", error)
+        else:
+            if found is not None:
+                return found
+            log.warning("no engine worker answered within %.1f s, thinking here", budget)
+    loop = asyncio.get_running_loop()
+    return await loop.run_in_executor(pool(), engines.think, match.kind, match.board, level, budget, seed)
+
+
+async def _search_on_workers(kind: str, moves: list[dict], level: int, budget: float, seed: int):
+    """Enqueue the search, then read its result until it is in; None if none came in time."""
+    result = await tasks.think.aenqueue(kind, moves, level, budget, seed)
+    polls = round((budget + settings.GAME_ENGINE_TASK_WAIT_SECONDS) / TASK_POLL_SECONDS)
+    for _ in range(polls):
+        await asyncio.sleep(TASK_POLL_SECONDS)
+        await result.arefresh()
+        if result.is_finished:
+            if result.status != TaskResultStatus.SUCCESSFUL:
+                return None  # the worker failed (it logged why): think here
+            move, seconds = result.return_value
+            return move, seconds
+    return None
+
+
+async def _take_turn(game_id: str, match: Match, moves: list[dict]) -> None:
     loop = asyncio.get_running_loop()
     seed = seed_for(game_id, match.seq)
     budget, pause = plan(match, registry.now_ms(), random.Random(seed))
     began = loop.time()
     try:
-        move, thought = await loop.run_in_executor(
-            pool(), engines.think, match.kind, match.board, match.computer[1], budget, seed
-        )
+        move, thought = await _search(match, moves, budget, seed)
         metrics.THINK_SECONDS.observe(thought)
         if (wait := pause - (loop.time() - began)) > 0:
             await asyncio.sleep(wait)
