@@ -66,6 +66,16 @@ bench: install-dev
 bench-full: install-dev
 	$(BIN)/python -m bench --full
 
+## strength: the computer's levels against each other and two references, level 5 against an
+##           exact solver; rewrites docs/strength.md (about an hour on two cores)
+.PHONY: strength book
+strength: install-dev
+	$(BIN)/python -m bench.strength
+
+## book: generate level 5's opening book (games/engines/connect_four_book.txt.gz) with the solver
+book: install-dev
+	$(BIN)/python -m bench.opening_book
+
 ## bench-smoke: seconds of load against our server; fails on any error (for CI)
 bench-smoke: install-dev
 	$(BIN)/python -m bench --smoke

@@ -121,3 +121,29 @@ def test_the_exact_search_agrees_with_the_oracle_on_win_draw_or_loss():
         value = Search().solve(mine, mask, played, -1, 1)
         best = max(oracle_scores(moves).values())
         assert (value > 0) - (value < 0) == (best > 0) - (best < 0)
+
+
+def test_the_shipped_opening_book_is_what_its_generator_writes_today():
+    """The book is data this project makes (bench/opening_book.py): the file shipped is exactly
+    what the generator makes now, so it cannot drift from the engine's keys or the solver."""
+    from bench.opening_book import generate
+
+    from games.engines.connect_four import opening_book
+
+    assert generate() == opening_book()
+
+
+def test_every_book_move_level_five_plays_as_red_keeps_the_value_along_random_games():
+    rng = random.Random(5)
+    for game in range(30):
+        board, moves = rules.initial_state(), []
+        while not board.outcome.finished and len(moves) <= 11:
+            if board.to_move == 1 + game % 2:  # level 5 plays Red in even games, Yellow in odd
+                choice = think(board, 5, 0.5, game)
+                if len(moves) <= (10 if board.to_move == 1 else 11):
+                    assert choice.exact and keeps_the_value(moves, choice.column), moves
+                column = choice.column
+            else:
+                column = rng.choice(legal(board))
+            board, _ = rules.apply(board, board.to_move, column)
+            moves.append(column)

@@ -11,9 +11,12 @@ thrown in on purpose.
 
 from __future__ import annotations
 
+import functools
+import gzip
 import random
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 from games.rules.connect_four import COLUMNS, ROWS, Board
 
@@ -30,6 +33,9 @@ NEAR_CENTRE = COLUMN_MASKS[2] | COLUMN_MASKS[4]
 WIN = 1000  # scores above this are wins found by search, the sooner the higher
 
 LEVELS = {1: "Beginner", 2: "Casual", 3: "Club player", 4: "Strong", 5: "Expert"}
+# Level 5's opening book (made by bench/opening_book.py): the best move in every early position it
+# can meet while it follows the book, whatever the opponent plays.
+BOOK_PATH = Path(__file__).with_name("connect_four_book.txt.gz")
 
 
 class OutOfTime(Exception):
@@ -47,6 +53,38 @@ def from_board(board: Board) -> tuple[int, int, int]:
             if seat == to_move:
                 mine |= bit
     return mine, mask, board.moves_made
+
+
+def mirrored(discs: int) -> int:
+    """The same discs with the columns in reverse order."""
+    return sum(((discs >> (c * HEIGHT1)) & 0x7F) << ((COLUMNS - 1 - c) * HEIGHT1) for c in range(COLUMNS))
+
+
+def book_key(mine: int, mask: int) -> tuple[int, bool]:
+    """A position's key in the opening book, and whether it is its mirror image's (a position and
+    its mirror share one entry, the smaller key)."""
+    key, mirror_key = mine + mask, mirrored(mine) + mirrored(mask)
+    return (mirror_key, True) if mirror_key < key else (key, False)
+
+
+@functools.cache
+def opening_book() -> dict[int, int]:
+    """Key -> column, read once per process; empty if the book is missing."""
+    if not BOOK_PATH.exists():
+        return {}
+    book = {}
+    for line in gzip.decompress(BOOK_PATH.read_bytes()).decode().splitlines():
+        key, column = line.split()
+        book[int(key, 16)] = int(column)
+    return book
+
+
+def book_move(mine: int, mask: int) -> int | None:
+    key, mirror = book_key(mine, mask)
+    column = opening_book().get(key)
+    if column is None:
+        return None
+    return COLUMNS - 1 - column if mirror else column
 
 
 def winning_cells(discs: int, mask: int) -> int:
@@ -103,14 +141,23 @@ def evaluate(mine: int, mask: int, moves: int) -> int:
     return score
 
 
+# The exact search's bounds, kept between searches in a worker process: a bound on a position's
+# value holds whatever search found it, so a game's next move starts from what this one learnt.
+_UPPER: dict[int, int] = {}
+_LOWER: dict[int, int] = {}
+REMEMBERED = 1_000_000  # bounds kept at most (about 100 MB); then forgotten, all at once
+
+
 class Search:
-    """One search, with its own transposition tables and deadline."""
+    """One search, with its deadline; the exact search's bounds are shared (see ``_UPPER``)."""
 
     def __init__(self, deadline: float | None = None):
         self.deadline = deadline
         self.nodes = 0
-        self.upper: dict[int, int] = {}
-        self.lower: dict[int, int] = {}
+        if len(_UPPER) + len(_LOWER) > REMEMBERED:
+            _UPPER.clear()
+            _LOWER.clear()
+        self.upper, self.lower = _UPPER, _LOWER
 
     def _tick(self) -> None:
         self.nodes += 1
@@ -282,26 +329,32 @@ def think(board: Board, level: int, budget_s: float, seed: int) -> Choice:
     return _expert(mine, mask, moves, safe, budget_s, rng)
 
 
-# Below this many discs the exact search rarely finishes in time: the whole budget goes to looking ahead.
-EXACT_FROM = 14
+# Below this many discs (past the book) the exact search rarely finishes in time: the whole budget
+# goes to looking ahead.
+EXACT_FROM = 12
 
 
 def _expert(mine: int, mask: int, moves: int, safe: list[int], budget_s: float, rng: random.Random) -> Choice:
-    """Level 5: solve the position and keep its value. If half the budget runs out first (or the
-    game is young), the deepest look ahead it finishes in the rest decides, among the moves not
-    proved to lose."""
+    """Level 5: in the opening, the book's move; then solve the position and keep its value. If half
+    the budget runs out first, the deepest look ahead it finishes in the rest decides, among the
+    moves not proved to lose."""
     start = time.perf_counter()
+    if (column := book_move(mine, mask)) is not None:
+        return Choice(column, exact=True)
     values: dict[int, int] = {}
     if moves >= EXACT_FROM:
         search = Search(start + budget_s / 2)
         theirs, by_column = mine ^ mask, {column_of(m): m for m in safe}
         try:
-            for _, column in _searched(mine, mask, moves, 2, rng, None):
-                values[column] = -search.solve(theirs, mask | by_column[column], moves + 1, -1, 1)
+            ranked = [column for _, column in _searched(mine, mask, moves, 2, rng, None)]
+            for column in ranked:
+                # Only win, draw or loss is asked for (the window -1..1): its sign.
+                value = -search.solve(theirs, mask | by_column[column], moves + 1, -1, 1)
+                values[column] = (value > 0) - (value < 0)
                 if values[column] > 0:
                     return Choice(column, exact=True)  # a win: any winning move keeps it
             best = max(values.values())
-            return Choice(next(c for c in by_column if values[c] == best), exact=True)
+            return Choice(next(c for c in ranked if values[c] == best), exact=True)
         except OutOfTime:
             pass
     ranked = _deepening(mine, mask, moves, rng, start + budget_s)
