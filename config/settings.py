@@ -241,7 +241,7 @@ GAME_SEEK_GRACE_SECONDS = env_seconds("GAME_SEEK_GRACE_SECONDS", 20)
 # (0: no pause, as the tests play); worker processes for its search in each server process; and how
 # long a turn of the computer may stay untaken (the process thinking for it died) before the
 # sweeper of any process takes it.
-GAME_COMPUTER_THINK_SECONDS = env_seconds("GAME_COMPUTER_THINK_SECONDS", 1.0)
+GAME_COMPUTER_THINK_SECONDS = env_seconds("GAME_COMPUTER_THINK_SECONDS", 0.9)
 GAME_COMPUTER_PACE = env_seconds("GAME_COMPUTER_PACE", 1.0)
 GAME_ENGINE_WORKERS = int(os.environ.get("GAME_ENGINE_WORKERS") or 1)
 GAME_COMPUTER_STALL_SECONDS = env_seconds("GAME_COMPUTER_STALL_SECONDS", 5)

@@ -127,7 +127,6 @@ def test_the_shipped_opening_book_is_what_its_generator_writes_today():
     """The book is data this project makes (bench/opening_book.py): the file shipped is exactly
     what the generator makes now, so it cannot drift from the engine's keys or the solver."""
     from bench.opening_book import generate
-
     from games.engines.connect_four import opening_book
 
     assert generate() == opening_book()
