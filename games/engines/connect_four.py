@@ -324,25 +324,37 @@ def think(board: Board, level: int, budget_s: float, seed: int) -> Choice:
         # A club player mostly finds the best move it sees, sometimes settles for the second.
         pick = 1 if len(scored) > 1 and rng.random() < 0.25 and scored[1][0] > -WIN else 0
         return Choice(scored[pick][1])
-    if level == 4:
-        return Choice(_deepening(mine, mask, moves, rng, time.perf_counter() + budget_s, max_depth=6)[0][1])
+    if level == 4:  # no book, exact only near the end, a shorter look ahead
+        return _expert(mine, mask, moves, safe, budget_s, rng, book=False, exact_from=STRONG_EXACT_FROM, max_depth=8)
     return _expert(mine, mask, moves, safe, budget_s, rng)
 
 
 # Below this many discs (past the book) the exact search rarely finishes in time: the whole budget
-# goes to looking ahead.
+# goes to looking ahead. Level 4 only tries it this late.
 EXACT_FROM = 12
+STRONG_EXACT_FROM = 18
 
 
-def _expert(mine: int, mask: int, moves: int, safe: list[int], budget_s: float, rng: random.Random) -> Choice:
+def _expert(
+    mine: int,
+    mask: int,
+    moves: int,
+    safe: list[int],
+    budget_s: float,
+    rng: random.Random,
+    book: bool = True,
+    exact_from: int = EXACT_FROM,
+    max_depth: int = SIZE,
+) -> Choice:
     """Level 5: in the opening, the book's move; then solve the position and keep its value. If half
     the budget runs out first, the deepest look ahead it finishes in the rest decides, among the
-    moves not proved to lose."""
+    moves not proved to lose. Level 4 is the same without the book, solving only late, looking
+    less far ahead."""
     start = time.perf_counter()
-    if (column := book_move(mine, mask)) is not None:
+    if book and (column := book_move(mine, mask)) is not None:
         return Choice(column, exact=True)
     values: dict[int, int] = {}
-    if moves >= EXACT_FROM:
+    if moves >= exact_from:
         search = Search(start + budget_s / 2)
         theirs, by_column = mine ^ mask, {column_of(m): m for m in safe}
         try:
@@ -357,7 +369,7 @@ def _expert(mine: int, mask: int, moves: int, safe: list[int], budget_s: float, 
             return Choice(next(c for c in ranked if values[c] == best), exact=True)
         except OutOfTime:
             pass
-    ranked = _deepening(mine, mask, moves, rng, start + budget_s)
+    ranked = _deepening(mine, mask, moves, rng, start + budget_s, max_depth)
     not_lost = [column for _, column in ranked if values.get(column, 0) >= 0]
     return Choice(not_lost[0] if not_lost else ranked[0][1])
 
