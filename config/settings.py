@@ -244,6 +244,8 @@ GAME_SEEK_GRACE_SECONDS = env_seconds("GAME_SEEK_GRACE_SECONDS", 20)
 GAME_COMPUTER_THINK_SECONDS = env_seconds("GAME_COMPUTER_THINK_SECONDS", 0.9)
 GAME_COMPUTER_PACE = env_seconds("GAME_COMPUTER_PACE", 1.0)
 GAME_ENGINE_WORKERS = int(os.environ.get("GAME_ENGINE_WORKERS") or 1)
+# How much lower than the server's the pool's workers run (Unix niceness, 0 to 19).
+GAME_ENGINE_NICENESS = int(os.environ.get("GAME_ENGINE_NICENESS") or 10)
 GAME_COMPUTER_STALL_SECONDS = env_seconds("GAME_COMPUTER_STALL_SECONDS", 5)
 # Where the computer's search runs: "pool", in GAME_ENGINE_WORKERS worker processes beside each
 # server process (the default), or "tasks", on engine workers of their own through the task queue

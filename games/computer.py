@@ -55,15 +55,16 @@ _turns: dict[str, tuple[int, asyncio.Task]] = {}
 
 def pool() -> Executor:
     """The worker processes, started on first use; spawned, not forked, so no thread or socket
-    of the server is copied into them."""
+    of the server is copied into them; at a lower priority than the server, so that sockets keep
+    their latency while the computer thinks."""
     global _pool
     if _pool is None:
         context = multiprocessing.get_context("spawn")
         _pool = ProcessPoolExecutor(
             max_workers=settings.GAME_ENGINE_WORKERS,
             mp_context=context,
-            initializer=engines.follow_parent,
-            initargs=(os.getpid(),),
+            initializer=engines.worker_started,
+            initargs=(os.getpid(), settings.GAME_ENGINE_NICENESS),
         )
     return _pool
 

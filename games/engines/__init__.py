@@ -35,10 +35,18 @@ def position(kind: str, moves: list[dict]):
     return state
 
 
+def worker_started(parent: int, niceness: int) -> None:
+    """A worker process's first act: yield the processor to the server's sockets (a higher
+    ``niceness``: the search takes what they leave), and follow its parent (below)."""
+    if niceness:
+        os.nice(niceness)
+    follow_parent(parent)
+
+
 def follow_parent(parent: int) -> None:
-    """A worker process's first act: end when the server process ``parent`` that started it ends,
-    even by SIGKILL (which leaves the pool no chance to stop its workers), and even before this
-    worker was up. Linux asks the kernel to tell it; a thread also watches for the parent to change."""
+    """End when the server process ``parent`` that started this worker ends, even by SIGKILL
+    (which leaves the pool no chance to stop its workers), and even before this worker was up.
+    Linux asks the kernel to tell it; a thread also watches for the parent to change."""
     if sys.platform == "linux":
         import ctypes
 
