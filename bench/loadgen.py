@@ -490,3 +490,65 @@ async def seek_steadily(target: Target, rate: float, seconds: float, recorder: P
         await asyncio.sleep(max(0.0, started + number / rate - perf_counter()))
         tasks.append(asyncio.create_task(seek_once(target, number, "3+2", recorder)))
     await asyncio.gather(*tasks)
+
+
+@dataclass
+class ComputerRecorder:
+    """S7: the computer's moves that reached its opponent, and errors on the way."""
+
+    replies: int = 0  # inside the window
+    errors: Counter = field(default_factory=Counter)
+    measuring: bool = False
+    closing: bool = False
+
+
+class ComputerGames:
+    """Keep ``count`` games against the computer at ``level`` going until the block exits: each
+    person answers the computer's move at once, so the computer is always thinking (or queued to)."""
+
+    def __init__(self, target: Target, count: int, level: int, recorder: ComputerRecorder):
+        self.target, self.count, self.level, self.recorder = target, count, level, recorder
+        self.rng = random.Random(count)
+        self.tasks: list[asyncio.Task] = []
+
+    async def __aenter__(self) -> ComputerGames:
+        self.tasks = [asyncio.create_task(self._keep_playing()) for _ in range(self.count)]
+        return self
+
+    async def __aexit__(self, *exc_info) -> None:
+        self.recorder.closing = True
+        for task in self.tasks:
+            task.cancel()
+        await asyncio.gather(*self.tasks, return_exceptions=True)
+
+    async def _keep_playing(self) -> None:
+        while True:
+            try:
+                await self._play_one()
+            except (BenchError, TimeoutError, ConnectionClosed, KeyError, ValueError) as error:
+                if not self.recorder.closing:
+                    self.recorder.errors[getattr(error, "kind", type(error).__name__)] += 1
+                await asyncio.sleep(1)
+
+    async def _play_one(self) -> None:
+        body = {"opponent": "computer", "level": self.level, "seat": 1}
+        created = await post_json(self.target.ports[0], "/api/games", body)
+        ws = await self.target.connect(Seat(1, created["id"], created["token"]))
+        board = Board()
+        try:
+            while not board.over:
+                column = self.rng.choice(board.legal_columns())
+                board.play(column, 1)
+                await ws.send(json.dumps({"type": "move", "column": column}))
+                while not board.over:  # our own move comes back, then the computer's
+                    async with asyncio.timeout(REPLY_TIMEOUT):
+                        message = json.loads(await ws.recv())
+                    if message.get("type") == "move" and message["seat"] == 2:
+                        board.play(message["column"], 2)
+                        if self.recorder.measuring:
+                            self.recorder.replies += 1
+                        break
+                    if message.get("type") in ("resigned", "timeout", "aborted", "abandoned"):
+                        return
+        finally:
+            await ws.close()

@@ -23,7 +23,7 @@ import psutil
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
-from bench.scenarios import Plan, Result
+from bench.scenarios import S7_LOADS, Plan, Result
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE = Path(__file__).with_name("benchmarks.template.md")
@@ -72,6 +72,10 @@ def is_pairing(result: Result) -> bool:
     return result.scenario == "S6"
 
 
+def is_computers(result: Result) -> bool:
+    return result.scenario == "S7"
+
+
 def has_moves(result: Result) -> bool:
     return result.scenario != "S3"
 
@@ -90,6 +94,8 @@ def summary_line(result: Result) -> str:
         f"machine {result.machine_cpu:.0f}%  "
         f"RSS {result.rss / 1e6:,.0f} MB ({result.rss_per_socket / 1e3:.1f} KB/socket)"
     )
+    if result.computer_moves:
+        line += f"\n      the computer: {result.computer_moves / result.seconds:.1f} moves/s"
     if result.flag_lateness or result.flags_missed:
         late = (ms(result.flag_lateness_ms(q)) for q in (0.5, 0.99, 1.0))
         line += "\n      flags: {} at clients, late by p50 {} p99 {} max {} ms".format(len(result.flag_lateness), *late)
@@ -142,7 +148,7 @@ def ratios_table(results: list[Result]) -> str:
     """Ours divided by each baseline under the same load. Over 1 is more moves, or more milliseconds or bytes."""
     header = ["Scenario", "Load", "Figure", "÷ websockets relay", "÷ Channels relay"]
     rows = []
-    for ours in (r for r in results if r.server == "ours" and not is_flags(r) and not is_pairing(r)):
+    for ours in (r for r in results if r.server == "ours" and not (is_flags(r) or is_pairing(r) or is_computers(r))):
         ws, channels = (find(results, ours.scenario, ours.load, kind) for kind in ("ws-relay", "channels-relay"))
         if has_moves(ours):
             figures = [
@@ -196,6 +202,25 @@ def pairing_table(results: list[Result]) -> str:
         for r in filter(is_pairing, results)
     ]
     return table(header, rows) if rows else "S6 was not part of this run."
+
+
+def computers_table(results: list[Result]) -> str:
+    """S7: the human games of S1 at G=100, alone and beside games against the computer."""
+    header = ["Load", "Moves/s", "p50 ms", "p99 ms", "max ms", "Computer moves/s", "Errors", "Server CPU"]
+    header += ["Machine CPU"]
+    rows = [
+        [
+            r.load,
+            f"{r.moves_per_second:,.0f}",
+            *(ms(r.latency_ms(q)) for q in (0.5, 0.99, 1.0)),
+            f"{r.computer_moves / r.seconds:.1f}" if r.computer_moves else "-",
+            errors(r),
+            f"{r.server_cpu:.0f}%",
+            f"{r.machine_cpu:.0f}%",
+        ]
+        for r in filter(is_computers, results)
+    ]
+    return table(header, rows) if rows else "S7 was not part of this run."
 
 
 def targets_table(results: list[Result]) -> str:
@@ -268,6 +293,18 @@ def targets_table(results: list[Result]) -> str:
             measured, met = NO_FIGURE, None
         where = "one process" if processes == 1 else "two processes (Redis + PostgreSQL)"
         rows.append([f"S6 on {where}: pairing p99 ≤ 250 ms at 100 seeks/s", measured, verdict(met)])
+
+    alone, beside = (next((r for r in results if is_computers(r) and r.load == load), None) for load in S7_LOADS)
+    if alone and beside and alone.latency_ms(0.99) and beside.latency_ms(0.99):
+        rise = beside.latency_ms(0.99) / alone.latency_ms(0.99) - 1
+        measured = (
+            f"p99 {ms(beside.latency_ms(0.99))} ms beside them vs {ms(alone.latency_ms(0.99))} ms alone "
+            f"({rise:+.0%}), the computer making {beside.computer_moves / beside.seconds:.1f} moves/s"
+        )
+        met = rise <= 0.2 and beside.computer_moves > 0
+    else:
+        measured, met = NO_FIGURE, None
+    rows.append(["S7: S1 at G=100 beside 20 computer games: the human games' p99 rises ≤ 20%", measured, verdict(met)])
     return table(["Target", "Measured", "Verdict"], rows)
 
 
@@ -293,7 +330,8 @@ def plan_text(plan: Plan) -> str:
         f"S3 with {plan.idle_sockets:,} sockets, idle for {plan.idle_seconds:g} s; "
         f"S4 at G = {', '.join(f'{g:,}' for g in plan.scale_out_games)} and S2's size; "
         f"S5 with {plan.flag_games:,} flags in each of S1 at G=100 and S2 with 100 games, "
-        f"{plan.flag_seconds:g} s each; S6 with seekers arriving for {plan.pairing_seconds:g} s. "
+        f"{plan.flag_seconds:g} s each; S6 with seekers arriving for {plan.pairing_seconds:g} s; "
+        f"S7 in {plan.computer_windows} windows of each kind, {plan.saturation_seconds:g} s each. "
         f"Each measured window follows a {plan.warmup_seconds:g} s warm-up."
     )
 
@@ -375,6 +413,7 @@ def write(results: list[Result], notes: list[str], plan: Plan, command: str, sta
         ratios=ratios_table(results),
         flags=flags_table(results),
         pairing=pairing_table(results),
+        computers=computers_table(results),
         notes="\n".join(f"- {note}" for note in [*notes, *busy_machine_notes(results), *traceback_notes(results)]),
     )
     DOC.write_text(page)

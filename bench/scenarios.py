@@ -6,8 +6,9 @@ alone. S4 scale-out: S1 and S2 against two processes on Redis + PostgreSQL, the
 two seats of every game on different processes. S5 clocks: S1 at G=100 and the
 quick S2 on our server, with timed games running out meanwhile, to time how late
 a flag falls. S6 pairing: strangers seeking a game (Play now) at a steady rate,
-on one process and on two. Every scenario runs against a freshly started
-deployment of each server.
+on one process and on two. S7 computer: S1 at G=100 on our server, alone and with
+games against the computer thinking beside it. Every scenario runs against a
+freshly started deployment of each server.
 """
 
 from __future__ import annotations
@@ -51,6 +52,7 @@ class Plan:
     flag_games: int = 0  # S5: timed games left to run out on our server, in each of its two loads
     flag_seconds: float = 0  # S5: the length of each of its two windows
     pairing_seconds: float = 0  # S6: how long seekers keep arriving, PAIRING_RATE a second
+    computer_windows: int = 0  # S7: measured windows of each kind (alone, beside the computer), alternating
 
 
 QUICK = Plan(  # under 3 minutes in all, on a 2-core machine
@@ -65,6 +67,7 @@ QUICK = Plan(  # under 3 minutes in all, on a 2-core machine
     flag_games=100,
     flag_seconds=6,
     pairing_seconds=4,
+    computer_windows=2,
 )
 FULL = Plan(
     saturation_games=(1, 100, 1000),
@@ -78,6 +81,7 @@ FULL = Plan(
     flag_games=400,
     flag_seconds=30,
     pairing_seconds=20,
+    computer_windows=3,
 )
 SMOKE = Plan(  # S1 only
     saturation_games=(10,),
@@ -89,10 +93,12 @@ SMOKE = Plan(  # S1 only
     warmup_seconds=1,
     scale_out_games=(),
 )
-SCENARIOS = ("S1", "S2", "S3", "S4", "S5", "S6")
+SCENARIOS = ("S1", "S2", "S3", "S4", "S5", "S6", "S7")
 PAIRING_RATE = 100  # S6: seeks a second
 FLAG_CLOCK_MS = 1000  # an S5 flag game's clock: short enough to run out well inside a window
 FLAG_LOAD_GAMES = 100  # S5's load: S1 at G=100, and the quick S2 (100 games at human pace)
+COMPUTER_GAMES, COMPUTER_LEVEL = 20, 5  # S7: games against the computer beside S1 at G=100
+S7_LOADS = ("G=100 alone", f"G=100 + {COMPUTER_GAMES} computer games")
 
 
 @dataclass
@@ -118,6 +124,7 @@ class Result:
     flag_lateness: list[float] = field(default_factory=list)  # seconds from a clock's deadline to its timeout
     flags_missed: Counter = field(default_factory=Counter)  # flag games that never showed a timeout, by cause
     flag_decided: list[float] = field(default_factory=list)  # seconds from a deadline to its timeout's own `at`
+    computer_moves: int = 0  # S7: the computer's moves that reached its opponent inside the window
 
     @property
     def moves_per_second(self) -> float:
@@ -286,6 +293,63 @@ async def pairing(deployment: Deployment, plan: Plan) -> Result:
     return _result("S6", load, len(recorder.started), recorder.seeks, deployment, window, moves, rss_before)
 
 
+async def beside_computers(deployment: Deployment, plan: Plan) -> list[Result]:
+    """S7: S1 at G=100 on our server, measured alone and with COMPUTER_GAMES games against the
+    computer at COMPUTER_LEVEL beside it (their person answers at once, so the computer is always
+    thinking), in alternating windows, so that neither kind gets the warmer machine."""
+    human, computers = loadgen.Recorder(), loadgen.ComputerRecorder()
+    await loadgen.prime(deployment.target)
+    rss_before = deployment.rss()
+    alone: list[Window] = []
+    beside: list[Window] = []
+    alone_latencies: list[float] = []
+    beside_latencies: list[float] = []
+    async with loadgen.Games(deployment.target, FLAG_LOAD_GAMES, human):
+        await asyncio.sleep(plan.warmup_seconds)
+        for _ in range(plan.computer_windows):
+            human.latencies = []
+            alone.append(await measure(deployment, human, plan.saturation_seconds))
+            alone_latencies += human.latencies
+            async with loadgen.ComputerGames(deployment.target, COMPUTER_GAMES, COMPUTER_LEVEL, computers):
+                await asyncio.sleep(plan.warmup_seconds)  # every computer game started and thinking
+                human.latencies = []
+                computers.measuring = True
+                beside.append(await measure(deployment, human, plan.saturation_seconds))
+                computers.measuring = False
+                beside_latencies += human.latencies
+            computers.closing = False
+    results = []
+    for label, windows, latencies in (
+        (S7_LOADS[0], alone, alone_latencies),
+        (S7_LOADS[1], beside, beside_latencies),
+    ):
+        recorder = loadgen.Recorder(latencies=latencies, errors=human.errors)
+        result = _result(
+            "S7", label, FLAG_LOAD_GAMES, 2 * FLAG_LOAD_GAMES, deployment, _merged(windows), recorder, rss_before
+        )
+        results.append(result)
+    results[1].computer_moves = computers.replies
+    results[1].errors = human.errors + computers.errors
+    return results
+
+
+def _merged(windows: list[Window]) -> Window:
+    """Several windows as one: their seconds added, their CPU averaged by time."""
+    seconds = sum(w.seconds for w in windows)
+
+    def average(name):
+        return sum(getattr(w, name) * w.seconds for w in windows) / seconds
+
+    return Window(
+        seconds=seconds,
+        server_cpu=average("server_cpu"),
+        generator_cpu=average("generator_cpu"),
+        machine_cpu=average("machine_cpu"),
+        rss=windows[-1].rss,
+        tracebacks=windows[-1].tracebacks,
+    )
+
+
 @dataclass
 class Run:
     """One run of the tool: the plan, the servers to compare, and where results and notes go."""
@@ -316,7 +380,17 @@ class Run:
             await self.flags()
         if "S6" in wanted and plan.pairing_seconds and "ours" in self.kinds:
             await self.pairings()
+        if "S7" in wanted and plan.computer_windows and "ours" in self.kinds:
+            await self.computers()
         return self.results
+
+    async def computers(self) -> None:
+        """S7: S1 at G=100 on our server, alone and beside games against the computer."""
+        self.on_start(f"S7 G=100 beside {COMPUTER_GAMES} computer games (level {COMPUTER_LEVEL}) on ours")
+        with deployed("ours", self.workdir) as deployment:
+            for result in await beside_computers(deployment, self.plan):
+                self.on_result(result)
+                self.results.append(result)
 
     async def pairings(self) -> None:
         """S6 on one process (SQLite, in memory), then on two sharing Redis and PostgreSQL."""

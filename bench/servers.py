@@ -57,6 +57,7 @@ OUR_ENV = {
     "GAME_SEEK_PER_MINUTE": "100000000",
     "GAME_SEEK_BURST": "100000000",
     "GAME_MAX_SOCKETS_PER_ADDRESS": "100000000",
+    "GAME_COMPUTER_PACE": "0",  # S7: the computer thinks without a pause, so it never rests
 }
 KINDS = ("ours", "ws-relay", "channels-relay")
 
