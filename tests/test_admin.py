@@ -186,3 +186,21 @@ async def test_the_queue_of_seekers_is_listed_and_an_operator_can_remove_one(adm
     assert b"Removed 1 seeker(s)." in response.content
     assert await waiting.receive() == {"type": "ended", "seek_id": waiting.ticket.id, "status": "removed"}
     await waiting.close()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_admin_shows_which_seat_is_the_computer_and_its_level(admin_client, settings):
+    settings.GAME_COMPUTER_PACE = 0
+    against = admin_client.post(
+        "/api/games", {"opponent": "computer", "level": 4, "seat": 1}, content_type="application/json"
+    ).json()["id"]
+    people = make_game(admin_client)
+    url = reverse("admin:games_game_changelist")
+    page = admin_client.get(url)
+    assert b"computer as Yellow, level 4 (Strong)" in page.content and b"two people" in page.content
+    only_computer = admin_client.get(url, {"opponent": "computer"})
+    assert against.encode() in only_computer.content and people.encode() not in only_computer.content
+    only_people = admin_client.get(url, {"opponent": "people"})
+    assert people.encode() in only_people.content and against.encode() not in only_people.content
+    change = admin_client.get(reverse("admin:games_game_change", args=[against]))
+    assert b"computer as Yellow, level 4 (Strong)" in change.content
