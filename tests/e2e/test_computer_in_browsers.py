@@ -1,0 +1,185 @@
+"""Play the computer in a real browser: the home page's card starts the game, the person plays
+it to the end by clicking columns, and the computer's moves arrive over the socket by themselves
+(when it plays Red, it opens without anyone doing anything)."""
+
+import re
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.servers import Daphne, prepare
+
+LEVEL_1 = "Computer · level 1, Beginner"
+THINKING = "The computer is thinking…"
+# How a finished game reads to the person who played it (words.js, outcomeText).
+RESULT = re.compile(r"^(You win!|Yellow wins\. Good game!|Red wins\. Good game!|Draw: the board is full\.)$")
+# A computer's move takes its pause (up to 1.8 s at level 1 at the natural pace) plus, for the
+# first move of a server, the start of the engine's worker process.
+COMPUTER_MOVE_MS = 15_000
+# The person opens at the edge and then answers on top of the computer's last disc, or, when that
+# column is full, in the first free one from the middle out: a long game, whoever wins, with
+# full columns on the way (stacking the middle would beat level 1 in seven moves every time).
+PREFERENCE = [3, 2, 4, 1, 5, 0, 6]
+
+# Every text the status line shows, in order, kept on the page: a brief "thinking" is seen
+# however quickly the computer answers, and no test waits on the clock to catch it.
+RECORD_STATUS = """
+window.statusSeen = [];
+document.addEventListener('DOMContentLoaded', () => {
+  const status = document.getElementById('status');
+  if (!status) return;
+  const note = () => {
+    const text = status.textContent;
+    if (window.statusSeen[window.statusSeen.length - 1] !== text) window.statusSeen.push(text);
+  };
+  note();
+  new MutationObserver(note).observe(status, { childList: true, characterData: true, subtree: true });
+});
+"""
+
+
+@pytest.fixture(scope="module")
+def quick_computer_server(tmp_path_factory):
+    """A server of its own whose computer pauses a fifth of the natural time, so a whole game
+    takes seconds; the moves still come over the socket after a pause, as ever."""
+    workdir = tmp_path_factory.mktemp("e2e-computer")
+    daphne = Daphne(prepare(workdir, GAME_COMPUTER_PACE="0.2"), workdir / "daphne.log").start()
+    yield daphne
+    daphne.stop()
+
+
+def start_computer_game(new_page, server, seat: str, level: str = "1", time_control: str = "untimed"):
+    """The person picks the level, the colour and the time control on the home page's card and
+    presses Play the computer; the game page opens with the person in the chosen seat."""
+    page = new_page()
+    page.add_init_script(RECORD_STATUS)
+    page.goto(server.url + "/")
+    card = page.get_by_role("region", name="Play the computer")
+    card.get_by_label("Level").select_option(level)
+    card.get_by_label("You play").select_option(seat)
+    card.get_by_label("Time control").select_option(time_control)
+    expect(page.locator("#computer-level")).to_have_value(level)
+    expect(page.locator("#computer-seat")).to_have_value(seat)
+    expect(page.locator("#computer-time-control")).to_have_value(time_control)
+    page.click("#play-computer")
+    expect(page).to_have_url(re.compile(r"/g/[2-9A-HJ-NP-Z]{8}/$"))
+    expect(page.locator("body")).to_have_attribute("data-connected", "true")
+    expect(page.locator("body")).to_have_attribute("data-status", re.compile("playing|finished"))
+    return page
+
+
+def seq(page) -> int:
+    return int(page.locator("body").get_attribute("data-seq"))
+
+
+def discs(page, seat: int | None = None):
+    """The discs on the board (of one seat, if given)."""
+    return page.locator("#board [data-cell][data-seat]" if seat is None else f'#board [data-cell][data-seat="{seat}"]')
+
+
+def expect_no_two_player_furniture(page) -> None:
+    """Nothing of a game between two people: no invite, no Join, no away banner or Claim button."""
+    expect(page.locator("#invite")).to_be_hidden()
+    expect(page.locator("#invite-qr")).to_have_count(0)
+    expect(page.locator("#join-card")).to_have_count(0)
+    expect(page.locator("#away-panel")).to_be_hidden()
+    expect(page.locator("#claim-button")).to_be_hidden()
+    expect(page.locator("#notice")).to_be_hidden()
+
+
+def test_a_whole_game_against_the_computer(new_page, quick_computer_server, screenshot):
+    page = start_computer_game(new_page, quick_computer_server, seat="1")
+    body = page.locator("body")
+    status = page.locator("#status")
+    expect(page.locator("#you")).to_have_text("You are Red (seat 1)")
+    expect(status).to_have_text("Your turn")
+    expect(page.locator("#player-2 .player-state")).to_have_text(LEVEL_1)
+    expect(page.locator("#player-1 .player-state")).to_have_text("connected")
+    expect(page.locator("#opponent")).to_have_text("You are playing the computer (level 1)")
+    expect(page.locator("#moves-empty")).to_be_visible()
+    expect(discs(page)).to_have_count(0)
+    expect_no_two_player_furniture(page)
+    screenshot(page, "computer-game-start")
+
+    # The person's turn (the page's own state says so: the board is playable) or the end.
+    mine_or_over = page.locator('body[data-status="finished"], #board[data-can-play="true"]')
+    moves = 0
+    while True:
+        expect(mine_or_over).to_have_count(1, timeout=COMPUTER_MOVE_MS)
+        if body.get_attribute("data-status") == "finished":
+            break
+        expect(status).to_have_text("Your turn")
+        before = seq(page)
+        # The board is the person's to play: each column that is not full says so.
+        free = page.locator('#board .column[aria-disabled="false"]')
+        columns = {int(c) for c in free.evaluate_all("(buttons) => buttons.map((b) => b.dataset.column)")}
+        assert columns, "the person's turn, but no column is free"
+        last = page.locator("#board .cell.last")  # the computer's newest disc, as the board marks it
+        answer = int(last.get_attribute("data-cell").split(",")[0]) if last.count() else 0
+        column = answer if answer in columns else next(c for c in PREFERENCE if c in columns)
+        page.click(f"#column-{column}")
+        moves += 1
+        # The person's disc arrives as the server's event, never before.
+        expect(body).to_have_attribute("data-seq", str(before + 1))
+        expect(discs(page, 1)).to_have_count(moves)
+        expect(page.locator(f"#moves li[data-seq='{before + 1}']")).to_have_text(f"Red: column {column + 1}")
+        if body.get_attribute("data-status") == "playing":
+            # The computer's turn: the board is not the person's until its disc is in.
+            expect(page.locator("#board")).to_have_attribute("data-can-play", "false")
+        assert moves <= 21, "more moves than a board holds"
+
+    expect(body).to_have_attribute("data-result", re.compile("^(win|draw)$"))
+    expect(status).to_have_text(RESULT)
+    expect(page.locator(".status-bar")).to_have_attribute("data-result", re.compile("^(win|loss|draw)$"))
+    expect(page.locator("#game-over")).to_be_visible()
+    on_board = discs(page).count()
+    expect(page.locator("#moves li")).to_have_count(on_board)
+    assert on_board >= 7
+    print(f"the game ended {body.get_attribute('data-result')} after {on_board} discs: {status.text_content()}")
+    # Red moved first, so Red has as many discs as Yellow or one more.
+    red, yellow = discs(page, 1).count(), discs(page, 2).count()
+    assert red == moves and red - yellow in (0, 1), (red, yellow, moves)
+    expect(page.locator("#moves li").first).to_contain_text("Red: column")
+    expect(page.locator("#moves li").nth(1)).to_contain_text("Yellow: column")
+    if body.get_attribute("data-result") == "win":
+        winner = "1" if status.text_content() == "You win!" else "2"
+        # The winning run is marked: four or more in a row, all the winner's.
+        line = page.locator("#board .cell.win")
+        expect(line.first).to_be_attached()
+        assert 4 <= line.count() <= 7, line.count()
+        for cell in line.all():
+            expect(cell).to_have_attribute("data-seat", winner)
+    # Each of the computer's turns said so on the status line before its disc came.
+    seen = page.evaluate("window.statusSeen")
+    assert seen.count(THINKING) == yellow, seen
+    expect(page.locator("#player-2 .player-state")).to_have_text(LEVEL_1)
+    expect(page.locator("#player-2 .player-name")).to_contain_text("Yellow")
+    expect(page.locator("#player-1 .tag")).to_be_visible()
+    expect(page.locator("#player-2 .tag")).to_be_hidden()
+    expect(page.locator("#opponent")).to_have_text("You are playing the computer (level 1)")
+    expect_no_two_player_furniture(page)
+    expect(page.locator("#resign-button")).to_be_hidden()
+    screenshot(page, "computer-game-over")
+
+
+def test_the_computer_opens_when_it_plays_red(new_page, server, screenshot):
+    """At the natural pace: nobody touches the board, yet Red's disc appears, then it is the person's turn."""
+    page = start_computer_game(new_page, server, seat="2")
+    expect(page.locator("#you")).to_have_text("You are Yellow (seat 2)")
+    expect(page.locator("#player-1 .player-state")).to_have_text(LEVEL_1)
+    expect(page.locator("#opponent")).to_have_text("You are playing the computer (level 1)")
+
+    expect(discs(page, 1)).to_have_count(1, timeout=COMPUTER_MOVE_MS)
+    expect(discs(page)).to_have_count(1)
+    expect(page.locator("#status")).to_have_text("Your turn")
+    expect(page.locator("body")).to_have_attribute("data-status", "playing")
+    expect(page.locator("#board")).to_have_attribute("data-can-play", "true")
+    # Red's opening disc is at the bottom of its column, and the move list has it.
+    expect(page.locator('#board [data-cell$=",0"][data-seat="1"]')).to_have_count(1)
+    expect(page.locator("#moves li")).to_have_count(1)
+    expect(page.locator("#moves li").first).to_contain_text(re.compile(r"^Red: column [1-7]$"))
+    # The page said the computer was thinking before its disc came (the pause is 0.8 s at least).
+    seen = page.evaluate("window.statusSeen")
+    assert THINKING in seen and seen.index(THINKING) < seen.index("Your turn"), seen
+    expect_no_two_player_furniture(page)
+    screenshot(page, "computer-opens-as-red")
