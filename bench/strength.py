@@ -208,7 +208,7 @@ def report(pairings: list[Pairing], checks: dict, games: int, budget: float, sec
     timings = [s for p in pairings for g in p.games for s in g.level5_seconds]
     lines += [
         "",
-        "Targets: each level beats the one below it in at least 75% of games "
+        "Targets: each level beats the one below it in at least 75% of games: "
         + "; ".join(
             f"{name(p.first)} {percent(p.wins(p.first), len(p.games))}"
             + (" (met)" if p.wins(p.first) >= 0.75 * len(p.games) else " (not met)")
