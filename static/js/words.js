@@ -56,6 +56,7 @@ function outcomeText(state, { status, result, winner, actor = null, reason = '',
     return `${NAMES[loser]} left the game — ${NAMES[winner]} wins.`;
   }
   if (me === winner) return 'You win!';
+  if (me && isComputer(state, winner)) return 'The computer wins. Good game!';
   return me ? `${NAMES[winner]} wins. Good game!` : `${NAMES[winner]} wins!`;
 }
 

@@ -12,7 +12,7 @@ from tests.servers import Daphne, prepare
 LEVEL_1 = "Computer · level 1, Beginner"
 THINKING = "The computer is thinking…"
 # How a finished game reads to the person who played it (words.js, outcomeText).
-RESULT = re.compile(r"^(You win!|Yellow wins\. Good game!|Red wins\. Good game!|Draw: the board is full\.)$")
+RESULT = re.compile(r"^(You win!|The computer wins\. Good game!|Draw: the board is full\.)$")
 # A computer's move takes its pause (up to 1.8 s at level 1 at the natural pace) plus, for the
 # first move of a server, the start of the engine's worker process.
 COMPUTER_MOVE_MS = 15_000
