@@ -87,8 +87,13 @@ def expect_no_two_player_furniture(page) -> None:
     expect(page.locator("#notice")).to_be_hidden()
 
 
-def test_a_whole_game_against_the_computer(new_page, quick_computer_server, screenshot):
-    page = start_computer_game(new_page, quick_computer_server, seat="1")
+def test_a_whole_game_against_the_computer_with_clocks(new_page, quick_computer_server, screenshot):
+    page = start_computer_game(new_page, quick_computer_server, seat="1", time_control="3+2")
+    # A timed game: both clocks beside the board, the computer's as well as the person's.
+    expect(page.locator("#clocks")).to_be_visible()
+    expect(page.locator("#clock-control")).to_have_text("3+2")
+    for seat in (1, 2):
+        expect(page.locator(f"#clock-time-{seat}")).to_have_text("3:00")
     body = page.locator("body")
     status = page.locator("#status")
     expect(page.locator("#you")).to_have_text("You are Red (seat 1)")
@@ -128,7 +133,9 @@ def test_a_whole_game_against_the_computer(new_page, quick_computer_server, scre
             expect(page.locator("#board")).to_have_attribute("data-can-play", "false")
         assert moves <= 21, "more moves than a board holds"
 
-    expect(body).to_have_attribute("data-result", re.compile("^(win|draw)$"))
+    expect(body).to_have_attribute("data-result", re.compile("^(win|draw)$"))  # not on time: neither ran out
+    for seat in (1, 2):  # both clocks stopped with time left, the increments added
+        expect(page.locator(f"#clock-time-{seat}")).to_have_text(re.compile(r"^[23]:\d\d$"))
     expect(status).to_have_text(RESULT)
     expect(page.locator(".status-bar")).to_have_attribute("data-result", re.compile("^(win|loss|draw)$"))
     expect(page.locator("#game-over")).to_be_visible()
