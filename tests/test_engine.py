@@ -14,17 +14,11 @@ from hypothesis import strategies as st
 from games.engines import ENGINES
 from games.engines.connect_four import LEVELS, Search, from_board, think
 from games.rules import ConnectFour
+from tests.test_rules import play
 
 rules = ConnectFour()
 engine = ENGINES["connect4"]
 oracle = BitBully()
-
-
-def play(columns):
-    board = rules.initial_state()
-    for column in columns:
-        board, _ = rules.apply(board, board.to_move, column)
-    return board
 
 
 def legal(board):
