@@ -23,15 +23,16 @@ from games.clock import BadTimeControl
 from games.engines import ENGINES
 from games.identity import hash_token, token_matches
 from games.views import (
+    BadBody,
     _api_error,
     _home,
     _home_refused,
     _rate_limited,
     _refused,
     _remember_seat,
-    _request_body,
     _time_control,
     _websocket_url,
+    api_body,
 )
 
 SESSION_SEEK = "seek"  # {"id": ..., "token": ...}: the browser's seek
@@ -154,15 +155,6 @@ async def cancel_seek(request, seek_id):
 # ----- JSON API -----------------------------------------------------------------
 
 
-def _body(request: HttpRequest) -> dict | None:
-    """The request's fields: a JSON object, or a form; None if it is neither."""
-    try:
-        body = _request_body(request)
-    except ValueError:
-        return None
-    return body if isinstance(body, dict) else None
-
-
 def _seek_json(request: HttpRequest, found: pool.Ticket) -> dict:
     answer = {
         "id": found.id,
@@ -185,9 +177,10 @@ def _seek_json(request: HttpRequest, found: pool.Ticket) -> dict:
 @require_POST
 async def api_seek(request):
     """Seek an opponent for a bot: one waiting seek per address; its token becomes the seat token."""
-    body = _body(request)
-    if body is None:
-        return _api_error(400, "bad_json", "The request body is not a JSON object.")
+    try:
+        body = api_body(request)
+    except BadBody as refusal:
+        return _api_error(refusal.status, refusal.code, refusal.message)
     try:
         time_control = _time_control_name(body.get("time_control"))
     except BadTimeControl as refusal:
@@ -215,9 +208,10 @@ async def api_seek_state(request, seek_id):
 @require_POST
 async def api_cancel_seek(request, seek_id):
     """Cancel with the seek's token; a seek paired first stays paired (the answer says so)."""
-    body = _body(request)
-    if body is None:
-        return _api_error(400, "bad_json", "The request body is not a JSON object.")
+    try:
+        body = api_body(request)
+    except BadBody as refusal:
+        return _api_error(refusal.status, refusal.code, refusal.message)
     found = await seeking.ticket(seek_id)
     if found is None:
         return _api_error(404, "unknown_seek", "No seek has that ID.")

@@ -65,12 +65,44 @@ def _urls(request: HttpRequest, game_id: str) -> dict:
     }
 
 
-def _request_body(request: HttpRequest):
-    """A form's fields (a bare `curl -X POST` or an HTML form), or the JSON body, whatever JSON
-    value it is; ValueError if it is not JSON."""
-    if request.content_type in ("multipart/form-data", "application/x-www-form-urlencoded"):
-        return request.POST.dict()
-    return json.loads(request.body or b"{}")
+FORM_TYPES = ("multipart/form-data", "application/x-www-form-urlencoded")
+
+
+class BadBody(Exception):
+    """An API request body the server will not read: answered with its status and code."""
+
+    def __init__(self, status: int, code: str, message: str):
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
+
+
+def api_body(request: HttpRequest) -> dict:
+    """The API's request body as a JSON object; no body at all means every default.
+
+    A body is read only when it is labelled ``application/json``: anything else sent (a form,
+    or JSON from ``curl -d`` without the header) is refused rather than silently ignored.
+    """
+    if not request.body:
+        return {}
+    if request.content_type in FORM_TYPES and not request.POST and not request.FILES:
+        return {}  # an empty form, as some clients send for a bare POST
+    if request.content_type != "application/json":
+        raise BadBody(
+            415,
+            "unsupported_media_type",
+            "Send the body as JSON with the header 'Content-Type: application/json'.",
+        )
+    try:
+        body = json.loads(request.body)
+    except ValueError:
+        raise BadBody(400, "bad_json", "The request body is not valid JSON.") from None
+    if not isinstance(body, dict):
+        raise BadBody(400, "bad_json", "The request body must be a JSON object.")
+    return body
+
+
+def _bad_body(refusal: BadBody) -> JsonResponse:
+    return _api_error(refusal.status, refusal.code, refusal.message)
 
 
 async def _game_or_404(game_id: str) -> Game:
@@ -157,19 +189,20 @@ SEAT_CHOICES = "'seat' must be 1 (Red, moves first), 2 (Yellow) or \"random\"."
 
 
 def _computer_choice(level, seat) -> tuple[int, int]:
-    """The level (1 to 5) and the person's seat (1, 2, or drawn for "random"/missing), as a form or a
-    bot sent them; ValueError with a message that says what is allowed."""
-    if isinstance(level, str) and level.isdigit():
-        level = int(level)
+    """The level (1 to 5) and the person's seat (1, 2, or drawn for "random"/missing), as JSON
+    numbers (the API is strict about types); ValueError with a message that says what is allowed."""
     if not isinstance(level, int) or isinstance(level, bool) or level not in ENGINES["connect4"].levels:
         raise ValueError(LEVEL_CHOICES)
-    if seat in (None, "", "random"):
+    if seat in (None, "random"):
         return level, secrets.choice((1, 2))
-    if isinstance(seat, str) and seat in ("1", "2"):
-        seat = int(seat)
     if seat not in (1, 2) or isinstance(seat, bool):
         raise ValueError(SEAT_CHOICES)
     return level, seat
+
+
+def _form_number(value: str | None):
+    """A form's digits as a number, anything else as it came (so the check names it)."""
+    return int(value) if isinstance(value, str) and value.isdigit() else value
 
 
 @require_POST
@@ -179,7 +212,8 @@ async def play_computer(request):
         return await _home_refused(request, limits.CREATE, wait)
     try:
         control = _time_control(request.POST.get("time_control"))
-        level, seat = _computer_choice(request.POST.get("level"), request.POST.get("seat"))
+        level = _form_number(request.POST.get("level"))
+        level, seat = _computer_choice(level, _form_number(request.POST.get("seat") or None))
     except (BadTimeControl, ValueError) as refusal:
         return await _home(request, {"computer_notice": str(refusal)}, status=400)
     game_id, token = await registry.create_computer_game(control=control, human_seat=seat, level=level)
@@ -266,10 +300,10 @@ async def readyz(request):
 @require_POST
 async def api_create(request):
     try:
-        body = _request_body(request)
-    except ValueError:
-        return _api_error(400, "bad_json", "The request body is not valid JSON.")
-    kind = body.get("kind", "connect4") if isinstance(body, dict) else None
+        body = api_body(request)
+    except BadBody as refusal:
+        return _bad_body(refusal)
+    kind = body.get("kind", "connect4")
     if kind not in RULES:
         return _api_error(400, "bad_field", f"'kind' must be one of: {', '.join(RULES)}.")
     try:
@@ -282,8 +316,6 @@ async def api_create(request):
     if opponent == "computer":
         return await _api_create_computer_game(request, body, kind, control)
     public = body.get("public", False)
-    if isinstance(public, str) and request.content_type != "application/json":  # a form says "true" or "on"
-        public = public in ("true", "on", "1")
     if not isinstance(public, bool):
         return _api_error(400, "bad_field", "'public' must be true or false.")
     if wait := await _refused(request, limits.CREATE):

@@ -214,6 +214,8 @@ async def test_a_computer_game_can_be_created_through_the_api(async_client):
         ({"level": 6}, "'level'"),
         ({"level": "expert"}, "'level'"),
         ({"level": True}, "'level'"),
+        ({"level": "5"}, "'level'"),  # the API takes JSON numbers, as the protocol says
+        ({"seat": "2"}, "'seat'"),
         ({"seat": 3}, "'seat'"),
         ({"seat": "red"}, "'seat'"),
         ({"opponent": "robot"}, "'opponent'"),

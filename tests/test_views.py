@@ -13,7 +13,7 @@ from django.urls import reverse
 
 from config.asgi import application
 from games.identity import ALPHABET, hash_token, is_game_id, normalize_game_id
-from games.models import Game, GameEvent
+from games.models import Game, GameEvent, Seek
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -202,12 +202,38 @@ def test_api_create_works_without_a_body_and_needs_no_csrf():
 
 @pytest.mark.parametrize(
     ("body", "code"),
-    [("{nope", "bad_json"), ('{"kind": "chess"}', "bad_field"), ("[]", "bad_field")],
+    [("{nope", "bad_json"), ('{"kind": "chess"}', "bad_field"), ("[]", "bad_json")],
 )
 def test_api_create_refuses_bad_bodies(client, body, code):
     response = client.post("/api/games", data=body, content_type="application/json")
     assert response.status_code == 400 and response.json()["code"] == code
     assert Game.objects.count() == 0
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("/api/games", '{"opponent": "computer", "level": 5, "seat": 2}'),
+        ("/api/games", "garbage"),
+        ("/api/seeks", '{"time_control": "10+5"}'),
+    ],
+)
+@pytest.mark.parametrize("content_type", ["application/x-www-form-urlencoded", "text/plain"])
+def test_an_api_body_not_labelled_json_is_refused_not_ignored(client, path, body, content_type):
+    """What ``curl -d`` sends without ``-H 'Content-Type: application/json'``: never a default game."""
+    response = client.post(path, data=body, content_type=content_type)
+    assert response.status_code == 415
+    assert response.json()["code"] == "unsupported_media_type"
+    assert "Content-Type: application/json" in response.json()["message"]
+    assert not Game.objects.exists() and not Seek.objects.exists()
+
+
+def test_the_same_body_labelled_json_is_read(client):
+    body = '{"opponent": "computer", "level": 5, "seat": 2}'
+    created = client.post("/api/games", data=body, content_type="application/json; charset=utf-8")
+    assert created.status_code == 201
+    assert created.json()["seat"] == 2 and created.json()["computer"]["level"] == 5
+    assert Game.objects.get().computer_level == 5
 
 
 def test_api_errors_for_unknown_games_and_bad_queries(client):
