@@ -13,6 +13,8 @@ import dj_database_url
 from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
+from games.clock import BadTimeControl, amounts
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 
@@ -231,6 +233,14 @@ GAME_SWEEP_INTERVAL_SECONDS = env_seconds("GAME_SWEEP_INTERVAL_SECONDS", 2)
 GAME_SERVER_TIMEOUT_SECONDS = env_seconds("GAME_SERVER_TIMEOUT_SECONDS", 15)
 # Each player's first move in a timed game must come within this long, or the game is called off.
 GAME_FIRST_MOVE_SECONDS = env_seconds("GAME_FIRST_MOVE_SECONDS", 30)
+# Time controls the API accepts besides the presets, such as "10s+0" (ten seconds, nothing added):
+# for a bot's tests of running out of time, never offered on the pages. Checked here, at start.
+GAME_EXTRA_TIME_CONTROLS = tuple(env_list("GAME_EXTRA_TIME_CONTROLS", ""))
+for _name in GAME_EXTRA_TIME_CONTROLS:
+    try:
+        amounts(_name)
+    except BadTimeControl as refusal:
+        raise ImproperlyConfigured(f"GAME_EXTRA_TIME_CONTROLS: {refusal}") from None
 # A process that starts when no other has beaten for this long gives the gap back to running clocks.
 GAME_OUTAGE_AFTER_SECONDS = env_seconds("GAME_OUTAGE_AFTER_SECONDS", 5)
 # A seeker (Play now) whose sockets have all been gone this long leaves the pool; until then it

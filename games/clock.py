@@ -39,7 +39,10 @@ class TimeControl:
 
     @property
     def name(self) -> str:
-        return f"{self.initial_ms // 60_000}+{self.increment_ms // 1000}"
+        """ "3+2" (minutes + seconds added); a clock of seconds, as tests use, is "10s+0"."""
+        minutes, rest = divmod(self.initial_ms, 60_000)
+        main = f"{self.initial_ms // 1000}s" if rest or not minutes else str(minutes)
+        return f"{main}+{self.increment_ms // 1000}"
 
     def to_data(self) -> dict:
         """As stored in the game's ``created`` event."""
@@ -50,14 +53,30 @@ class TimeControl:
         return cls(int(data["initial_ms"]), int(data["increment_ms"]), int(data["first_move_ms"]))
 
 
-def parse_time_control(name: str | None, first_move_seconds: float) -> TimeControl | None:
-    """A preset's name ("3+2") as a time control; None or "untimed" for an untimed game."""
+def parse_time_control(name: str | None, first_move_seconds: float, extra: tuple[str, ...] = ()) -> TimeControl | None:
+    """A preset's name ("3+2"), or one of the ``extra`` names the server allows (such as "10s+0"
+    for tests), as a time control; None or "untimed" for an untimed game."""
     if name is None or name == UNTIMED or name == "":
         return None
-    if not isinstance(name, str) or name not in PRESETS:
-        raise BadTimeControl(f"'time_control' must be one of: {', '.join([*PRESETS, UNTIMED])}.")
-    minutes, increment = PRESETS[name]
-    return TimeControl(minutes * 60_000, increment * 1000, round(first_move_seconds * 1000))
+    if not isinstance(name, str) or name not in (*PRESETS, *extra):
+        raise BadTimeControl(f"'time_control' must be one of: {', '.join([*PRESETS, *extra, UNTIMED])}.")
+    initial_ms, increment_ms = amounts(name)
+    return TimeControl(initial_ms, increment_ms, round(first_move_seconds * 1000))
+
+
+def amounts(name: str) -> tuple[int, int]:
+    """The main time and the increment, in milliseconds, that a name says: "3+2" is three minutes
+    and two seconds a move, "10s+1" ten seconds and one a move. BadTimeControl if it says neither."""
+    main, plus, increment = name.partition("+")
+    seconds = main.endswith("s")
+    number = main.removesuffix("s")
+    if not plus or not number.isdigit() or not increment.isdigit() or int(number) == 0:
+        raise BadTimeControl(f"{name!r} is not a time control: write minutes+seconds (3+2) or seconds (10s+0).")
+    initial_ms = int(number) * (1000 if seconds else 60_000)
+    control = TimeControl(initial_ms, int(increment) * 1000, 0)
+    if control.name != name:  # one spelling per clock ("60s+0" is "1+0")
+        raise BadTimeControl(f"{name!r} is written {control.name!r}.")
+    return initial_ms, int(increment) * 1000
 
 
 @dataclass(frozen=True)

@@ -116,7 +116,7 @@ def _longest_waiting(time_control: str, now: datetime) -> tuple[str, list]:
 
 
 def _control(name: str) -> TimeControl | None:
-    return parse_time_control(name or None, settings.GAME_FIRST_MOVE_SECONDS)
+    return parse_time_control(name or None, settings.GAME_FIRST_MOVE_SECONDS, settings.GAME_EXTRA_TIME_CONTROLS)
 
 
 def _pair_two(two: list[tuple[str, str]], time_control: str, now: datetime, now_ms: int) -> Pairing:

@@ -150,7 +150,7 @@ def _rate_limited(action: str, seconds: int) -> JsonResponse:
 
 def _time_control(name) -> TimeControl | None:
     """The chosen preset (None: untimed), with the first move's limit as configured."""
-    return parse_time_control(name, settings.GAME_FIRST_MOVE_SECONDS)
+    return parse_time_control(name, settings.GAME_FIRST_MOVE_SECONDS, settings.GAME_EXTRA_TIME_CONTROLS)
 
 
 async def _home(request: HttpRequest, context: dict | None = None, status: int = 200):

@@ -9,7 +9,7 @@ import pytest
 from channels.db import database_sync_to_async
 from django.utils import timezone
 
-from games import liveness, registry, sweeper
+from games import clock, liveness, registry, sweeper
 from games.clock import TimeControl
 from games.models import Game, GameEvent, Server
 
@@ -71,7 +71,7 @@ async def test_a_move_in_time_is_charged_and_the_welcome_shows_the_running_clock
     assert move["clock"]["running"] == 2 and move["clock"]["first_move_in"] is None
     late = await sockets(game_id)
     snapshot = (await late.hello())["game"]["clock"]
-    assert snapshot["time_control"] == "0+1" and snapshot["running"] == 2
+    assert snapshot["time_control"] == "30s+1" and snapshot["running"] == 2
     assert snapshot["remaining"]["2"] <= 30_000
 
 
@@ -173,3 +173,48 @@ def test_the_new_game_button_takes_a_time_control(client):
     assert Game.objects.get().time_control == "10+5"
     assert client.post("/games/new", {"time_control": "9+9"}).status_code == 400
     assert Game.objects.count() == 1
+
+
+async def test_a_bot_tests_its_loss_on_time_in_seconds_with_an_extra_time_control(sockets, async_client, settings):
+    """GAME_EXTRA_TIME_CONTROLS: what the protocol offers bot authors so a flag test needs no minute."""
+    settings.GAME_EXTRA_TIME_CONTROLS = ("1s+0",)
+    settings.GAME_FIRST_MOVE_SECONDS = 5
+    created = await async_client.post("/api/games", {"time_control": "1s+0"}, content_type="application/json")
+    assert created.status_code == 201
+    game_id = created.json()["id"]
+    joined = (await async_client.post(f"/api/games/{game_id}/join")).json()
+    red, yellow = await sockets(game_id), await sockets(game_id)
+    welcome = await red.hello(token=created.json()["token"])
+    assert welcome["game"]["clock"]["time_control"] == "1s+0"
+    assert welcome["game"]["clock"]["remaining"] == {"1": 1000, "2": 1000}
+    await yellow.hello(token=joined["token"])
+    await red.send(type="move", column=3)
+    await yellow.receive_type("move")
+    await yellow.send(type="move", column=3)
+    await yellow.receive_type("ack")
+    await yellow.receive_type("move")  # its own, as everyone sees it
+    timeout = await yellow.receive_type("timeout", timeout=3)  # Red's second runs out
+    assert (timeout["seat"], timeout["winner"], timeout["result"]) == (1, 2, "timeout")
+
+
+@pytest.mark.parametrize("name", ["1s+0", "60s+0", "0+0", "10s", "s+1", "ten+0"])
+def test_an_extra_time_control_is_refused_unless_the_server_allows_it(client, name):
+    """Only the presets, and names the server lists, are accepted; a bad name in the setting stops it."""
+    refused = client.post("/api/games", {"time_control": name}, content_type="application/json")
+    assert refused.status_code == 400 and refused.json()["code"] == "bad_field"
+    assert not Game.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("name", "amounts"),
+    [("1+0", (60_000, 0)), ("10+5", (600_000, 5_000)), ("10s+0", (10_000, 0)), ("90s+1", (90_000, 1_000))],
+)
+def test_time_control_names_read_both_ways(name, amounts):
+    assert clock.amounts(name) == amounts
+    assert TimeControl(*amounts, first_move_ms=0).name == name
+
+
+@pytest.mark.parametrize("name", ["60s+0", "0+0", "0s+0", "10s", "+1", "1.5+0", "-1+0"])
+def test_a_time_control_written_wrongly_is_refused(name):
+    with pytest.raises(clock.BadTimeControl):
+        clock.amounts(name)
