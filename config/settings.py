@@ -76,7 +76,7 @@ MIDDLEWARE = [
 # each synchronous middleware hook is a hop to a thread and back; the full list above cost
 # an API call about 2 ms of CPU, more than its own work.
 LEAN_PATHS = ("/api/", "/healthz", "/readyz", "/metrics")
-LEAN_MIDDLEWARE = ["config.middleware.AsyncSecurityMiddleware"]
+LEAN_MIDDLEWARE = ["config.middleware.AsyncSecurityMiddleware", "config.middleware.JsonApiErrors"]
 
 # Content-Security-Policy on every page (django-csp; the API and probes render none): scripts,
 # styles, images and fonts from this site only, no inline script or style attribute, no
@@ -140,6 +140,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # HTTP request runs its database work on a thread of its own, so per-thread persistent
     # connections would pile up.
     DATABASES["default"]["CONN_MAX_AGE"] = 0
+    # The pool checks a connection before handing it out: one the server dropped (a restart, an
+    # operator's pg_terminate_backend) is replaced instead of failing the request that gets it.
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
     DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
         "min_size": 2,
         "max_size": int(os.environ.get("DJANGO_DB_POOL_SIZE") or 20),

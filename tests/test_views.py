@@ -318,3 +318,43 @@ async def test_the_lean_api_runs_any_receiver_django_allows():
     # Django runs a signal's sync and async receivers side by side: either may come first.
     assert sorted(heard[2:4]) == ["started async", "started sync, 1 game(s)"]
     assert heard[4:] == ["finished async"]
+
+
+def answer_json(answer: dict) -> tuple[int, dict, dict]:
+    headers = {name.decode().lower(): value.decode() for name, value in answer["headers"]}
+    assert headers["content-type"] == "application/json"
+    return answer["status"], json.loads(answer["body"]), headers
+
+
+async def test_the_api_answers_json_for_unknown_paths_and_methods():
+    """A bot never gets an HTML page: Django's own 404 and 405 become JSON with a code."""
+    status, body, _ = answer_json(await api_call("GET", "/api/nowhere"))
+    assert (status, body["code"]) == (404, "not_found")
+    status, body, headers = answer_json(await api_call("GET", "/api/games"))
+    assert (status, body["code"], headers["allow"]) == (405, "method_not_allowed", "POST")
+
+
+async def test_a_database_failure_during_an_api_call_is_a_json_503_to_retry(monkeypatch):
+    from django.db import OperationalError
+
+    from games import views
+
+    async def unreachable(game_id):
+        raise OperationalError("the database went away (injected)")
+
+    monkeypatch.setattr(views, "_read", unreachable)
+    status, body, headers = answer_json(await api_call("GET", "/api/games/ABCDEFGH"))
+    assert (status, body["code"], headers["retry-after"]) == (503, "unavailable", "1")
+
+
+async def test_an_unexpected_failure_during_an_api_call_is_a_json_500(monkeypatch):
+    from games import views
+
+    async def broken(game_id):
+        raise RuntimeError("a bug (injected)")
+
+    monkeypatch.setattr(views, "_read", broken)
+    status, body, _ = answer_json(await api_call("GET", "/api/games/ABCDEFGH"))
+    assert (status, body["code"]) == (500, "internal")
+    page = await HttpCommunicator(application, "GET", "/g/ZZZZZZZZ/", headers=[(b"host", b"testserver")]).get_response()
+    assert page["status"] == 404 and b"<html" in page["body"].lower()  # pages stay pages
