@@ -113,7 +113,14 @@ async def _tell_state(found: Ticket) -> None:
 
 
 async def _tell(seek_id: str, message: dict) -> None:
-    await get_channel_layer().group_send(group_name(seek_id), message)
+    """Tell every socket of the seek, in every process. Never fails what was committed before it:
+    with the layer down, each process's sweep tells its own seekers how their seek stands
+    (``sweep``) once it is back."""
+    try:
+        await get_channel_layer().group_send(group_name(seek_id), message)
+    except Exception as error:
+        metrics.LAYER_FAILURES["seek"].inc()
+        log.warning("telling seek %s failed: %s", seek_id, error)
 
 
 def reset() -> None:

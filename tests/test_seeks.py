@@ -243,3 +243,31 @@ async def test_an_operator_removing_a_seek_tells_its_socket(seekers):
     first = await seekers("bot:a")
     await seeking.end(first.ticket.id, pool.REMOVED)
     assert await first.receive() == {"type": "ended", "seek_id": first.ticket.id, "status": "removed"}
+
+
+async def test_a_seek_that_pairs_while_the_layer_is_down_answers_201_and_the_waiting_seeker_is_told_later(
+    seekers, async_client, monkeypatch
+):
+    """The pairing is committed before anyone is told: a channel layer that fails then must not turn
+    the bot's answer into an error (it would seek again, and its seat would be lost). The seeker
+    waiting here hears of the game at the next sweep once the layer is back."""
+    from channels.layers import get_channel_layer
+
+    waiting = await seekers("bot:waiting")
+    layer = get_channel_layer()
+    working = layer.group_send
+
+    async def down(group, message):
+        raise OSError("the channel layer is down (injected)")
+
+    monkeypatch.setattr(layer, "group_send", down)
+    answer = await async_client.post("/api/seeks", {"time_control": "3+2"}, content_type="application/json")
+    assert answer.status_code == 201
+    paired = answer.json()
+    assert paired["status"] == "paired" and paired["game"]["id"]
+    assert await waiting.nothing_more()  # nobody could tell it yet
+    monkeypatch.setattr(layer, "group_send", working)
+    await seeking.sweep()
+    told = await waiting.receive()
+    assert told["type"] == "paired" and told["game_id"] == paired["game"]["id"]
+    assert await database_sync_to_async(Game.objects.filter(status="playing").count)() == 1
