@@ -251,6 +251,8 @@ async def _render_game(request: HttpRequest, game: Game, status: int = 200):
             "token": token,
             "socketPath": f"/ws/games/{game.id}/",
             "inviteUrl": invite_url,
+            # With a presence message's claim_in, how long a seat has been away (its banner waits for a moment).
+            "claimAfterSeconds": settings.GAME_CLAIM_AFTER_SECONDS,
         },
         "invite_qr": _qr_svg(invite_url) if seat == 1 and game.status == Game.Status.WAITING else "",
     }

@@ -32,7 +32,11 @@ const CLOCK_TICK_MS = 100; // a running clock shows tenths under ten seconds
 
 const config = JSON.parse(document.getElementById('client-config').textContent);
 
-const state = createState({ seat: config.seat ?? null, status: document.body.dataset.status || 'waiting' });
+const state = createState({
+  seat: config.seat ?? null,
+  status: document.body.dataset.status || 'waiting',
+  claimAfterMs: typeof config.claimAfterSeconds === 'number' ? config.claimAfterSeconds * 1000 : null,
+});
 const board = createBoard(document.getElementById('board'), state, { onPlay: play });
 const panels = createPanels(state, { gameId: config.gameId, inviteUrl: config.inviteUrl, onAction: act });
 const clocks = createClocks(state);

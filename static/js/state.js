@@ -11,16 +11,20 @@ export const ROWS = 6;
 export const OVER = new Set(['finished', 'aborted']);
 
 const AWAY_SHOW_AFTER_MS = 1500; // a quick reload is not worth a banner
+// Someone not yet seen on this screen may still be opening the page (a Play now pairing, a
+// rematch): the server counts them away from the moment the first player arrives.
+const ARRIVAL_SHOW_AFTER_MS = 5000;
 const CLAIM_MARGIN_MS = 250; // our clock and the server's differ a little: do not offer the claim too early
 export const LOW_TIME_MS = 10000; // under this, a clock shows tenths and warns
 
 export const otherSeat = (seat) => 3 - seat;
 const emptyBoard = () => Array.from({ length: ROWS }, () => Array(COLUMNS).fill(0));
 
-export function createState({ seat = null, status = 'waiting' } = {}) {
+export function createState({ seat = null, status = 'waiting', claimAfterMs = null } = {}) {
   return {
     // What the server told us.
     seat,
+    claimAfterMs, // the server's grace before a win can be claimed: how long a seat has been away follows from claim_in
     seq: 0, // the newest seq applied
     welcomed: false, // true once the first welcome arrived
     status,
@@ -39,7 +43,7 @@ export function createState({ seat = null, status = 'waiting' } = {}) {
     history: '', // the move list from the events API: '' (nothing to fetch), 'loading' or 'failed'
     players: { 1: false, 2: false },
     seenOnline: { 1: false, 2: false }, // "is back" only for someone we saw before
-    away: { 1: null, 2: null }, // a seat gone during play: {since, claimAt, forfeitAt, announced, claimAnnounced}
+    away: { 1: null, 2: null }, // a seat gone during play: {since, claimAt, forfeitAt, shown, announced, claimAnnounced}
     spectators: 0,
     rematchOffers: new Set(),
     rematchId: null,
@@ -121,10 +125,19 @@ export function connectionState(state) {
 export const secondsUntil = (time, now = Date.now()) => Math.max(0, Math.ceil((time - now) / 1000));
 
 // A seat counts as away once the server says so; the banner waits a moment, so a quick
-// reload by the opponent does not flash it (and shift the board) for nothing.
-export function awayShown(state, seat, now = Date.now()) {
-  const away = state.away[seat];
-  return !!away && seat !== state.seat && now - away.since >= AWAY_SHOW_AFTER_MS;
+// reload by the opponent does not flash it (and shift the board) for nothing, and a little
+// longer for someone who has not arrived on this screen yet.
+export function awayShown(state, seat, now = Date.now(), away = state.away[seat]) {
+  if (!away || seat === state.seat) return false;
+  return away.shown || now - away.since >= (state.seenOnline[seat] ? AWAY_SHOW_AFTER_MS : ARRIVAL_SHOW_AFTER_MS);
+}
+
+// Since when a seat the server calls away has been gone, as the server counts it (its
+// claim_in is the grace less that time). Without the grace, someone away when we arrive is
+// taken to have been gone long enough for the banner.
+function awaySince(state, away, first, now) {
+  if (state.claimAfterMs === null) return first ? now - ARRIVAL_SHOW_AFTER_MS : now;
+  return now - Math.max(0, state.claimAfterMs - away.claim_in * 1000);
 }
 
 // ----- Folding in what the server says ----------------------------------------------------------
@@ -284,15 +297,22 @@ export function applyPresence(state, presence, { first = false, now = Date.now()
   for (const seat of [1, 2]) {
     const away = presence.away?.[String(seat)];
     const before = state.away[seat];
+    // "Back" only for someone this screen showed as away (or said had left): not for a
+    // player still opening the page, whom the server counted away for a moment.
+    const wasShown = awayShown(state, seat, now, before);
     if (away) {
-      state.away[seat] = {
-        // Someone already away when we arrive gets the banner at once.
-        since: before?.since ?? (first ? now - AWAY_SHOW_AFTER_MS : now),
+      const entry = {
+        // Someone long gone when we arrive gets the banner at once.
+        since: before?.since ?? awaySince(state, away, first, now),
         claimAt: now + away.claim_in * 1000 + CLAIM_MARGIN_MS,
         forfeitAt: now + away.forfeit_in * 1000,
-        announced: before?.announced ?? first,
+        shown: wasShown,
+        announced: before?.announced ?? false,
         claimAnnounced: before?.claimAnnounced ?? (first && away.claim_in === 0),
       };
+      // A banner there as we arrive is old news: it shows, and nothing is said.
+      if (!before && first) entry.announced = awayShown(state, seat, now, entry);
+      state.away[seat] = entry;
     } else {
       state.away[seat] = null;
     }
@@ -301,8 +321,8 @@ export function applyPresence(state, presence, { first = false, now = Date.now()
     if (seat === 2 && state.status === 'waiting') continue;
     if (!here[seat]) {
       if (!away) news.push({ type: 'left', seat }); // during play the countdown says it, a moment later
-    } else if (before?.announced || (!before && state.seenOnline[seat])) {
-      news.push({ type: 'back', seat, notice: !!state.seat && !!before?.announced });
+    } else if (wasShown || (!before && state.seenOnline[seat])) {
+      news.push({ type: 'back', seat, notice: !!state.seat && wasShown });
     }
   }
   for (const seat of [1, 2]) state.seenOnline[seat] ||= here[seat];
@@ -318,6 +338,7 @@ export function awayNews(state, now = Date.now()) {
   for (const seat of [1, 2]) {
     const away = state.away[seat];
     if (!away || seat === state.seat || !awayShown(state, seat, now)) continue;
+    away.shown = true;
     if (!away.announced) {
       away.announced = true;
       const claimIn = secondsUntil(away.claimAt, now);
