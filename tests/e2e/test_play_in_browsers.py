@@ -88,12 +88,23 @@ def test_a_player_who_reloads_keeps_the_seat(new_page, server):
     expect(red.locator('[data-cell="2,1"]')).to_have_attribute("data-seat", "1")
 
 
-def test_a_mistyped_code_is_explained(new_page, server):
-    page = new_page()
-    page.goto(server.url + "/")
-    page.fill("#code", "NOPE2345")
-    page.click("#join-code")
-    expect(page.locator("body")).to_contain_text("There is no game with the code")
+@pytest.mark.parametrize("script", [True, False], ids=["script", "no script"])
+@pytest.mark.parametrize("screen", LAPTOPS)
+def test_a_mistyped_code_is_explained_where_the_code_was_typed(new_page, server, screen, script):
+    """The page comes back with the error beside the box, in view, announced, and the box focused
+    to type again: with or without the page's script."""
+    page = new_page(**LAPTOPS[screen], java_script_enabled=script)
+    join_by_code(page, server, "NOPE2345")
+    error = page.locator("#code-error")
+    expect(error).to_have_text("There is no game with the code “NOPE2345”. Check it and try again.")
+    expect(error).to_have_attribute("role", "alert")
+    expect(error).to_be_in_viewport(ratio=1)
+    box = page.locator("#code")
+    expect(box).to_be_focused()
+    expect(box).to_be_in_viewport(ratio=1)
+    expect(box).to_have_value("NOPE2345")
+    expect(box).to_have_attribute("aria-invalid", "true")
+    expect(box).to_have_attribute("aria-describedby", "code-error")
 
 
 def join_by_code(page, server, code: str) -> None:
