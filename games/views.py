@@ -17,7 +17,7 @@ from django.urls import reverse
 from django.utils.safestring import mark_safe
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from games import journal, limits, lobby, readiness, registry, store
 from games.clock import BadTimeControl, TimeControl, parse_time_control
@@ -221,15 +221,20 @@ async def play_computer(request):
     return redirect("game", game_id=game_id)
 
 
-@require_GET
+@require_http_methods(["GET", "POST"])
 async def find(request):
-    """Join by typing a code: forgiving about case, dashes, and pasted links."""
-    typed = request.GET.get("code", "")
+    """Join by typing a code: forgiving about case, dashes, and pasted links. The home page's form
+    POSTs, so the free seat is taken at once; a GET (an old bookmark) only opens the game page."""
+    typed = (request.POST if request.method == "POST" else request.GET).get("code", "")
     game_id = normalize_game_id(typed)
-    if is_game_id(game_id) and await Game.objects.filter(pk=game_id).aexists():
-        return redirect("game", game_id=game_id)
-    error = f"There is no game with the code “{typed.strip()[:40]}”. Check it and try again." if typed.strip() else ""
-    return await _home(request, {"error": error or "Type the code of a game.", "code": typed[:40]}, status=404)
+    game = await Game.objects.filter(pk=game_id).afirst() if is_game_id(game_id) else None
+    if game is None:
+        error = f"There is no game with the code “{typed.strip()[:40]}”. Check it and try again."
+        context = {"error": error if typed.strip() else "Type the code of a game.", "code": typed[:40]}
+        return await _home(request, context, status=404)
+    if request.method == "GET":
+        return redirect("game", game_id=game.id)
+    return await _take_seat(request, game)
 
 
 @never_cache
@@ -238,13 +243,18 @@ async def game_page(request, game_id):
     return await _render_game(request, await _game_or_404(game_id))
 
 
-async def _render_game(request: HttpRequest, game: Game, status: int = 200):
-    seat, token = await _seat_in_session(request, game)
+async def _render_game(request: HttpRequest, game: Game, status: int = 200, watching: bool = False):
+    """The game page; ``watching``: the watch link's page, which never offers or restores a seat."""
+    held, token = await _seat_in_session(request, game)
+    seat, token = (None, "") if watching else (held, token)
     invite_url = request.build_absolute_uri(reverse("game", args=[game.id]))
+    watch_url = request.build_absolute_uri(reverse("watch", args=[game.id]))
     context = {
         "game": game,
         "seat": seat,
-        "can_join": seat is None and game.status == Game.Status.WAITING,
+        "watching": watching,
+        "held_seat": held if watching else None,
+        "can_join": not watching and seat is None and game.status == Game.Status.WAITING,
         "client": {
             "gameId": game.id,
             "seat": seat,
@@ -253,16 +263,31 @@ async def _render_game(request: HttpRequest, game: Game, status: int = 200):
             "inviteUrl": invite_url,
             # With a presence message's claim_in, how long a seat has been away (its banner waits for a moment).
             "claimAfterSeconds": settings.GAME_CLAIM_AFTER_SECONDS,
+            "watchUrl": watch_url,
+            "watching": watching,
         },
-        "invite_qr": _qr_svg(invite_url) if seat == 1 and game.status == Game.Status.WAITING else "",
+        "invite_qr": _qr_svg(invite_url) if seat is not None and game.status == Game.Status.WAITING else "",
     }
     return render(request, "games/game.html", context, status=status)
 
 
-@require_POST
-async def join_page(request, game_id):
-    """The Join button: an explicit POST, so link previews never take the seat."""
-    game = await _game_or_404(game_id)
+@never_cache
+@require_GET
+async def watch_page(request, game_id):
+    """The watch link: the game as a spectator sees it, never offering a seat, even a free one."""
+    return await _render_game(request, await _game_or_404(game_id), watching=True)
+
+
+# What a visitor who asked for a seat is told when there is none to take.
+NO_SEAT = {
+    "seat_taken": "Both seats are taken, so you are watching.",
+    "game_over": "This game is over, so you are watching how it ended.",
+}
+
+
+async def _take_seat(request: HttpRequest, game: Game):
+    """Take the free seat for this browser's session (an explicit POST), then show the game; a
+    visitor who already holds a seat keeps it, and one who finds no free seat watches, told why."""
     seat, _ = await _seat_in_session(request, game)
     if seat is None:
         if wait := await _refused(request, limits.JOIN):
@@ -271,12 +296,18 @@ async def join_page(request, game_id):
             response["Retry-After"] = str(wait)
             return response
         try:
-            seat, token, _ = await registry.join(game_id)
+            seat, token, _ = await registry.join(game.id)
         except IllegalMove as refusal:
-            await sync_to_async(messages.warning)(request, refusal.message)
+            await sync_to_async(messages.warning)(request, NO_SEAT.get(refusal.code, refusal.message))
         else:
-            await _remember_seat(request, game_id, token)
-    return redirect("game", game_id=game_id)
+            await _remember_seat(request, game.id, token)
+    return redirect("game", game_id=game.id)
+
+
+@require_POST
+async def join_page(request, game_id):
+    """The Join button: an explicit POST, so link previews never take the seat."""
+    return await _take_seat(request, await _game_or_404(game_id))
 
 
 @require_GET

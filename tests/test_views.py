@@ -125,6 +125,74 @@ def test_an_unknown_code_gets_a_friendly_message(client):
     assert "There is no game with the code “NOPE2345”".encode() in response.content
 
 
+def test_joining_by_code_takes_the_free_seat_at_once(client):
+    game_id = create_game(client)
+    friend = Client()
+    response = friend.post(reverse("find"), {"code": f" {game_id[:4].lower()}-{game_id[4:]} "})
+    assert response.status_code == 302 and response.url == f"/g/{game_id}/"
+    config = client_config(friend.get(response.url))
+    assert config["seat"] == 2 and config["token"]
+    game = Game.objects.get(pk=game_id)
+    assert (game.status, game.seq) == ("playing", 2)
+    assert game.seat2_token_hash == hash_token(config["token"])
+
+
+def test_joining_by_code_a_game_without_a_free_seat_watches_and_says_why(client):
+    game_id = create_game(client)
+    Client().post(reverse("find"), {"code": game_id})
+    third = Client()
+    page = third.post(reverse("find"), {"code": game_id}, follow=True)
+    assert page.redirect_chain == [(f"/g/{game_id}/", 302)]
+    assert client_config(page)["seat"] is None
+    assert b"Both seats are taken, so you are watching." in page.content
+    assert b'id="join-button"' not in page.content
+    assert Game.objects.get(pk=game_id).seq == 2
+    # The creator typing the code of their own game keeps seat 1.
+    client.post(reverse("find"), {"code": game_id})
+    assert client_config(client.get(f"/g/{game_id}/"))["seat"] == 1
+
+
+def test_joining_by_code_refuses_unknown_codes_and_needs_a_csrf_token(client):
+    response = client.post(reverse("find"), {"code": "NOPE2345"})
+    assert response.status_code == 404
+    assert "There is no game with the code “NOPE2345”".encode() in response.content
+    assert b"Type the code of a game." in client.post(reverse("find"), {"code": "  "}).content
+    game_id = create_game(client)
+    assert Client(enforce_csrf_checks=True).post(reverse("find"), {"code": game_id}).status_code == 403
+    assert Game.objects.get(pk=game_id).status == "waiting"
+
+
+def test_finding_a_game_by_a_get_only_opens_its_page(client):
+    game_id = create_game(client)
+    visitor = Client()
+    assert visitor.get(reverse("find"), {"code": game_id}).url == f"/g/{game_id}/"
+    game = Game.objects.get(pk=game_id)
+    assert (game.status, game.seq, game.seat2_token_hash) == ("waiting", 1, "")
+
+
+def test_the_watch_link_never_offers_or_takes_a_seat(client):
+    game_id = create_game(client)
+    page = client.get(f"/g/{game_id}/")
+    assert client_config(page)["watchUrl"] == f"http://testserver/g/{game_id}/watch"
+    assert f'id="watch-url" class="copy-field" value="http://testserver/g/{game_id}/watch"'.encode() in page.content
+    assert b'id="invite-url"' in page.content  # the creator invites while the seat is free
+    visitor = Client()
+    for _ in range(3):
+        watched = visitor.get(f"/g/{game_id}/watch")
+        assert watched.status_code == 200 and "no-store" in watched["Cache-Control"]
+        config = client_config(watched)
+        assert (config["seat"], config["token"], config["watching"]) == (None, "", True)
+        assert b'id="join-button"' not in watched.content and b'id="invite-url"' not in watched.content
+    # Not even the creator's own session gets its seat there; it is pointed to it instead.
+    own = client.get(f"/g/{game_id}/watch")
+    assert (client_config(own)["seat"], client_config(own)["token"]) == (None, "")
+    assert b'id="your-seat-note"' in own.content
+    game = Game.objects.get(pk=game_id)
+    assert (game.status, game.seat2_token_hash, game.seq) == ("waiting", "", 1)
+    assert client.post(f"/g/{game_id}/watch").status_code == 405
+    assert client.get("/g/ZZZZZZZZ/watch").status_code == 404
+
+
 def test_an_unknown_game_page_is_a_404(client):
     assert client.get("/g/ZZZZZZZZ/").status_code == 404
     assert client.get("/g/lowercase/").status_code == 404

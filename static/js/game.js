@@ -215,7 +215,9 @@ function startRematch() {
   state.startingRematch = true;
   panels.announce(SAYINGS.startingRematch);
   render();
-  setTimeout(() => location.assign(gamePath(state.rematchId)), REMATCH_DELAY_MS);
+  // A spectator who came by the watch link follows to the rematch's watch link.
+  const path = gamePath(state.rematchId) + (config.watching ? 'watch' : '');
+  setTimeout(() => location.assign(path), REMATCH_DELAY_MS);
 }
 
 // Every half second: move the countdowns on, and say once when someone left and when the win can be claimed.

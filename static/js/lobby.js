@@ -66,7 +66,7 @@ function liveRow(game) {
   const row = element('li');
   row.dataset.gameId = game.id;
   const watch = element('a', 'button', 'Watch');
-  watch.href = gamePath(game.id);
+  watch.href = `${gamePath(game.id)}watch`;
   watch.append(element('span', 'visually-hidden', ''));
   row.append(element('span', 'list-control'), element('span', 'list-spectators'), watch);
   return row;

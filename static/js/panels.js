@@ -112,7 +112,7 @@ export function createPanels(state, { gameId, inviteUrl, onAction }) {
     el.spectators.textContent = String(state.spectators);
     el.spectatorsLabel.textContent = state.spectators === 1 ? 'spectator' : 'spectators';
 
-    if (el.invite) el.invite.hidden = !(state.seat === 1 && state.status === 'waiting');
+    if (el.invite) el.invite.hidden = !(state.seat !== null && state.status === 'waiting');
     if (el.joinCard) el.joinCard.hidden = !(state.seat === null && state.status === 'waiting');
     el.gameOver.hidden = !over;
 

@@ -244,8 +244,7 @@ def test_the_watch_list_shows_a_game_in_play_and_its_spectators_live(new_page, s
     expect(row(counter, "live-games", game).locator(".list-spectators")).to_have_text("0 watching")
 
     listed.get_by_role("link", name=re.compile("^Watch")).click()
-    expect(viewer).to_have_url(GAME_URL)
-    assert game_id(viewer) == game
+    expect(viewer).to_have_url(f"{server.url}/g/{game}/watch")  # the watch link: never a seat
     expect(viewer.locator("#you")).to_contain_text("watching")
     expect(row(counter, "live-games", game).locator(".list-spectators")).to_have_text("1 watching")
     screenshot(counter, "lobby-watch-list")

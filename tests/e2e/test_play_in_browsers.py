@@ -2,9 +2,16 @@
 
 import re
 
+import pytest
 from playwright.sync_api import expect
 
 from tests.test_rules import DRAW_SEQUENCE
+
+# Common laptop windows: what a person sees without scrolling.
+LAPTOPS = {
+    "1280x800": {"viewport": {"width": 1280, "height": 800}},
+    "1366x768": {"viewport": {"width": 1366, "height": 768}},
+}
 
 
 def start_and_join(new_page, server):
@@ -81,9 +88,68 @@ def test_a_player_who_reloads_keeps_the_seat(new_page, server):
     expect(red.locator('[data-cell="2,1"]')).to_have_attribute("data-seat", "1")
 
 
-def test_a_mistyped_code_is_explained(new_page, server):
-    page = new_page()
+@pytest.mark.parametrize("script", [True, False], ids=["script", "no script"])
+@pytest.mark.parametrize("screen", LAPTOPS)
+def test_a_mistyped_code_is_explained_where_the_code_was_typed(new_page, server, screen, script):
+    """The page comes back with the error beside the box, in view, announced, and the box focused
+    to type again: with or without the page's script."""
+    page = new_page(**LAPTOPS[screen], java_script_enabled=script)
+    join_by_code(page, server, "NOPE2345")
+    error = page.locator("#code-error")
+    expect(error).to_have_text("There is no game with the code “NOPE2345”. Check it and try again.")
+    expect(error).to_have_attribute("role", "alert")
+    expect(error).to_be_in_viewport(ratio=1)
+    box = page.locator("#code")
+    expect(box).to_be_focused()
+    expect(box).to_be_in_viewport(ratio=1)
+    expect(box).to_have_value("NOPE2345")
+    expect(box).to_have_attribute("aria-invalid", "true")
+    expect(box).to_have_attribute("aria-describedby", "code-error")
+
+
+def join_by_code(page, server, code: str) -> None:
+    """Type the code on the home page and press Join, as a friend told the code would."""
     page.goto(server.url + "/")
-    page.fill("#code", "NOPE2345")
+    page.fill("#code", code)
     page.click("#join-code")
-    expect(page.locator("body")).to_contain_text("There is no game with the code")
+
+
+@pytest.mark.parametrize("screen", LAPTOPS)
+def test_joining_by_code_takes_the_seat_and_the_watch_link_only_watches(new_page, server, screen):
+    red = new_page(**LAPTOPS[screen])
+    red.goto(server.url + "/")
+    red.click("#new-game")
+    expect(red.locator("#you")).to_contain_text("Red")
+    code = red.locator("#game-code").inner_text()
+    game_url = red.url
+    # The invite link is for inviting; the watch link beside the board is another one.
+    expect(red.locator("#invite-url")).to_have_value(game_url)
+    expect(red.locator("#watch-url")).to_have_value(game_url + "watch")
+
+    # Someone given the watch link while the seat is still free is never offered it.
+    watcher = new_page(**LAPTOPS[screen])
+    watcher.goto(red.locator("#watch-url").input_value())
+    expect(watcher.locator("body")).to_have_attribute("data-connected", "true")
+    expect(watcher.locator("#you")).to_have_text("You are watching")
+    expect(watcher.locator("#join-button")).to_have_count(0)
+    expect(watcher.locator("#invite")).to_have_count(0)
+
+    # The friend types the code (any case, with a dash) and is Yellow at once: no second press.
+    yellow = new_page(**LAPTOPS[screen])
+    join_by_code(yellow, server, f"{code[:4].lower()}-{code[4:]}")
+    expect(yellow).to_have_url(game_url)
+    expect(yellow.locator("#you")).to_have_text("You are Yellow (seat 2)")
+    expect(yellow.locator("#join-button")).to_have_count(0)
+    for page in (red, yellow, watcher):
+        expect(page.locator("body")).to_have_attribute("data-status", "playing")
+    play(red, yellow, [3, 2], watchers=[watcher])
+    expect(watcher.locator("#you")).to_have_text("You are watching")
+
+    # A third person typing the code watches, and the page says why, where it can be seen.
+    late = new_page(**LAPTOPS[screen])
+    join_by_code(late, server, code)
+    expect(late).to_have_url(game_url)
+    expect(late.locator("#you")).to_have_text("You are watching")
+    expect(late.locator("#messages")).to_contain_text("Both seats are taken, so you are watching.")
+    expect(late.locator("#messages")).to_be_in_viewport()
+    expect(late.locator("body")).to_have_attribute("data-seq", "4")
