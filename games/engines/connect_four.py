@@ -141,27 +141,150 @@ def evaluate(mine: int, mask: int, moves: int) -> int:
     return score
 
 
-# The exact search's bounds, kept between searches in a worker process: a bound on a position's
-# value holds whatever search found it, so a game's next move starts from what this one learnt.
-_UPPER: dict[int, int] = {}
-_LOWER: dict[int, int] = {}
-REMEMBERED = 1_000_000  # bounds kept at most (about 100 MB); then forgotten, all at once
+# Every cell on an even row (counted from 1 at the bottom): the rows Yellow gets by answering
+# each of Red's moves in the same column.
+EVEN_ROWS = FULL & ~ODD_ROWS
+# The exact search's bounds on win, draw or loss, kept between searches in a worker process: a
+# bound holds whatever search found it, so a game's next move starts from what this one learnt.
+# Each entry is (lower + 1) * 3 + (upper + 1), the bounds being -1 (loss), 0 (draw) or 1 (win).
+_BOUNDS: dict[int, int] = {}
+LOWER_OF = (-1, -1, -1, 0, 0, 0, 1, 1, 1)
+UPPER_OF = (-1, 0, 1, -1, 0, 1, -1, 0, 1)
+REMEMBERED = 2_000_000  # bounds kept at most (about 200 MB); then forgotten, all at once
+BY_CENTRE = tuple((COLUMN_MASKS[c], -i) for i, c in enumerate(CENTRE_FIRST))
+# Past this many discs the exact search tries the centre first without counting threats: the
+# subtrees are small, and counting costs more than the positions it saves.
+ORDER_UNTIL = 30
+
+
+def has_four(discs: int) -> bool:
+    """Whether ``discs`` hold four in a row anywhere."""
+    for shift in (HEIGHT1, HEIGHT1 - 1, HEIGHT1 + 1, 1):
+        pairs = discs & (discs >> shift)
+        if pairs & (pairs >> 2 * shift):
+            return True
+    return False
+
+
+def _exact(deadline: float | None, counter: list[int]):
+    """The exact search, written out for speed in pure Python (local names, no method calls on
+    the way down): ``solve(mine, mask, moves, alpha, beta)`` -> -1, 0 or 1 for the side to move,
+    who cannot win at once. Fails soft outside the window; a null window (0, 1) or (-1, 0) asks one
+    yes-or-no question ("a win?", "a loss?"), the cheapest search."""
+    bounds, perf_counter = _BOUNDS, time.perf_counter
+
+    def threats(discs: int, empty: int) -> int:  # winning_cells, unrolled
+        r = (discs << 1) & (discs << 2) & (discs << 3)
+        p = (discs << 7) & (discs << 14)
+        r |= p & ((discs << 21) | (discs >> 7))
+        p = (discs >> 7) & (discs >> 14)
+        r |= p & ((discs << 7) | (discs >> 21))
+        p = (discs << 6) & (discs << 12)
+        r |= p & ((discs << 18) | (discs >> 6))
+        p = (discs >> 6) & (discs >> 12)
+        r |= p & ((discs << 6) | (discs >> 18))
+        p = (discs << 8) & (discs << 16)
+        r |= p & ((discs << 24) | (discs >> 8))
+        p = (discs >> 8) & (discs >> 16)
+        r |= p & ((discs << 8) | (discs >> 24))
+        return r & empty
+
+    def solve(mine: int, mask: int, moves: int, alpha: int, beta: int) -> int:
+        counter[0] += 1
+        if deadline is not None and not counter[0] & 255 and perf_counter() > deadline:
+            raise OutOfTime
+        theirs, empty = mine ^ mask, FULL ^ mask
+        possible = (mask + BOTTOM) & FULL
+        next_cells = possible
+        their_threats = threats(theirs, empty)
+        forced = possible & their_threats
+        if forced:
+            if forced & (forced - 1):
+                return -1  # two to block
+            possible = forced
+        possible &= ~(their_threats >> 1)  # never under the opponent's winning cell
+        if not possible:
+            return -1
+        if moves >= SIZE - 2:
+            return 0
+        # Red to move and every column's next cell on an odd row: if Yellow answers each move in
+        # the same column, the board ends with every empty odd-row cell Red's and every even-row
+        # one Yellow's, whatever Red plays. Without four there Red cannot win; and if Yellow has
+        # four there, Yellow wins.
+        if not moves & 1 and not next_cells & EVEN_ROWS and not has_four(mine | (empty & ODD_ROWS)):
+            if has_four(theirs | (empty & EVEN_ROWS)):
+                return -1
+            if beta > 0:
+                beta = 0
+                if alpha >= 0:
+                    return 0
+        key = mine + mask
+        entry = bounds.get(key)
+        if entry is None:
+            low, high = -1, 1
+        else:
+            low, high = LOWER_OF[entry], UPPER_OF[entry]
+            if low >= beta:
+                return low
+            if high <= alpha:
+                return high
+            if low > alpha:
+                alpha = low
+            if high < beta:
+                beta = high
+        if possible & (possible - 1) and moves < ORDER_UNTIL:
+            # The moves that make the most new threats first, the centre first among equals; but
+            # first a move whose outcome is known well enough already to settle this position.
+            scored = []
+            for column, rank in BY_CENTRE:
+                move = possible & column
+                if move:
+                    known = bounds.get(theirs + (mask | move))
+                    if known is not None and -UPPER_OF[known] >= beta:
+                        return -UPPER_OF[known]
+                    scored.append((threats(mine | move, empty ^ move).bit_count(), rank, move))
+            scored.sort(reverse=True)
+            ordered = [move for _, _, move in scored]
+        else:
+            ordered = [possible & column for column, _ in BY_CENTRE if possible & column]
+        window_low, best, after = alpha, -1, moves + 1
+        for move in ordered:
+            score = -solve(theirs, mask | move, after, -beta, -alpha)
+            if score > best:
+                best = score
+                if score > alpha:
+                    alpha = score
+                    if score >= beta:
+                        break
+        if best <= window_low:
+            high = min(high, best)
+        elif best >= beta:
+            low = max(low, best)
+        else:
+            low = high = best
+        bounds[key] = (low + 1) * 3 + high + 1
+        return best
+
+    return solve
 
 
 class Search:
-    """One search, with its deadline; the exact search's bounds are shared (see ``_UPPER``)."""
+    """One search, with its deadline; the exact search's bounds are shared (see ``_BOUNDS``)."""
 
     def __init__(self, deadline: float | None = None):
         self.deadline = deadline
-        self.nodes = 0
-        if len(_UPPER) + len(_LOWER) > REMEMBERED:
-            _UPPER.clear()
-            _LOWER.clear()
-        self.upper, self.lower = _UPPER, _LOWER
+        self.counter = [0]
+        if len(_BOUNDS) > REMEMBERED:
+            _BOUNDS.clear()
+        self.solve = _exact(deadline, self.counter)
+
+    @property
+    def nodes(self) -> int:
+        return self.counter[0]
 
     def _tick(self) -> None:
-        self.nodes += 1
-        if self.deadline is not None and self.nodes & 1023 == 0 and time.perf_counter() > self.deadline:
+        self.counter[0] += 1
+        if self.deadline is not None and self.counter[0] & 255 == 0 and time.perf_counter() > self.deadline:
             raise OutOfTime
 
     @staticmethod
@@ -170,44 +293,6 @@ class Search:
         scored = [((winning_cells(mine | m, mask | m)).bit_count(), -i, m) for i, m in enumerate(moves_of(moves))]
         scored.sort(reverse=True)
         return [m for _, _, m in scored]
-
-    def solve(self, mine: int, mask: int, moves: int, alpha: int, beta: int) -> int:
-        """The exact score for the side to move, who cannot win at once: positive a win (the
-        sooner the higher: discs left over, halved), 0 a draw, negative a loss. Fails soft
-        outside the window (alpha, beta): (-1, 1) tells only win, draw or loss, much faster."""
-        self._tick()
-        possible = non_losing(mine, mask)
-        if not possible:
-            return -((SIZE - moves) // 2)
-        if moves >= SIZE - 2:
-            return 0
-        low = -((SIZE - 2 - moves) // 2)  # the opponent cannot win on its next move
-        if alpha < low:
-            alpha = low
-            if alpha >= beta:
-                return alpha
-        high = (SIZE - 1 - moves) // 2  # nor can the side to move win at once
-        key = mine + mask
-        bound = self.upper.get(key)
-        if bound is not None and bound < high:
-            high = bound
-        bound = self.lower.get(key)
-        if bound is not None and bound > alpha:
-            alpha = bound
-        if beta > high:
-            beta = high
-        if alpha >= beta:
-            return alpha
-        theirs = mine ^ mask
-        for move in self._ordered(mine, mask, possible):
-            score = -self.solve(theirs, mask | move, moves + 1, -beta, -alpha)
-            if score >= beta:
-                self.lower[key] = score
-                return score
-            if score > alpha:
-                alpha = score
-        self.upper[key] = alpha
-        return alpha
 
     def guess(self, mine: int, mask: int, moves: int, depth: int, alpha: int, beta: int) -> int:
         """Like :meth:`solve`, but looks only ``depth`` moves ahead and guesses beyond."""
@@ -333,6 +418,36 @@ def think(board: Board, level: int, budget_s: float, seed: int) -> Choice:
 # goes to looking ahead. Level 4 only tries it this late.
 EXACT_FROM = 12
 STRONG_EXACT_FROM = 18
+# The share of the budget the exact search may take; the rest is for looking ahead should it not
+# finish (the first look, two moves ahead, takes milliseconds).
+EXACT_SHARE = 0.9
+
+
+def _solved(mine: int, mask: int, moves: int, safe: list[int], search: Search) -> int:
+    """A column that keeps the position's value (win, draw or loss). The position is asked "a
+    win?", then if not "a loss?": yes-or-no questions, far cheaper than the value itself, and its
+    own search orders the moves best. Its bounds then answer at once which move achieves it."""
+    value = search.solve(mine, mask, moves, 0, 1)
+    if value <= 0:
+        value = 0 if search.solve(mine, mask, moves, -1, 0) >= 0 else -1
+    ordered = Search._ordered(mine, mask, sum(safe))
+    if value < 0:
+        return column_of(ordered[0])  # every move loses
+    theirs = mine ^ mask
+    for move in ordered:
+        if -search.solve(theirs, mask | move, moves + 1, -value, 1 - value) >= value:
+            return column_of(move)
+    raise AssertionError("no move keeps the value the search found")  # pragma: no cover
+
+
+def _proved_losing(mine: int, mask: int, safe: list[int]) -> set[int]:
+    """The columns the exact search's bounds (so far) prove to lose."""
+    theirs, losing = mine ^ mask, set()
+    for move in safe:
+        entry = _BOUNDS.get(theirs + (mask | move))
+        if entry is not None and LOWER_OF[entry] > 0:
+            losing.add(column_of(move))
+    return losing
 
 
 def _expert(
@@ -346,31 +461,21 @@ def _expert(
     exact_from: int = EXACT_FROM,
     max_depth: int = SIZE,
 ) -> Choice:
-    """Level 5: in the opening, the book's move; then solve the position and keep its value. If half
-    the budget runs out first, the deepest look ahead it finishes in the rest decides, among the
-    moves not proved to lose. Level 4 is the same without the book, solving only late, looking
-    less far ahead."""
+    """Level 5: in the opening, the book's move; then solve the position and keep its value. If
+    most of the budget runs out first, the deepest look ahead it finishes in the rest decides,
+    among the moves not proved to lose. Level 4 is the same without the book, solving only late,
+    looking less far ahead."""
     start = time.perf_counter()
     if book and (column := book_move(mine, mask)) is not None:
         return Choice(column, exact=True)
-    values: dict[int, int] = {}
     if moves >= exact_from:
-        search = Search(start + budget_s / 2)
-        theirs, by_column = mine ^ mask, {column_of(m): m for m in safe}
         try:
-            ranked = [column for _, column in _searched(mine, mask, moves, 2, rng, None)]
-            for column in ranked:
-                # Only win, draw or loss is asked for (the window -1..1): its sign.
-                value = -search.solve(theirs, mask | by_column[column], moves + 1, -1, 1)
-                values[column] = (value > 0) - (value < 0)
-                if values[column] > 0:
-                    return Choice(column, exact=True)  # a win: any winning move keeps it
-            best = max(values.values())
-            return Choice(next(c for c in ranked if values[c] == best), exact=True)
+            return Choice(_solved(mine, mask, moves, safe, Search(start + budget_s * EXACT_SHARE)), exact=True)
         except OutOfTime:
             pass
     ranked = _deepening(mine, mask, moves, rng, start + budget_s, max_depth)
-    not_lost = [column for _, column in ranked if values.get(column, 0) >= 0]
+    losing = _proved_losing(mine, mask, safe) if moves >= exact_from else set()
+    not_lost = [column for _, column in ranked if column not in losing]
     return Choice(not_lost[0] if not_lost else ranked[0][1])
 
 
