@@ -190,3 +190,26 @@ def test_the_computer_opens_when_it_plays_red(new_page, server, screenshot):
     assert THINKING in seen and seen.index(THINKING) < seen.index("Your turn"), seen
     expect_no_two_player_furniture(page)
     screenshot(page, "computer-opens-as-red")
+
+
+def test_every_line_about_the_computer_names_it(new_page, quick_computer_server, screenshot):
+    """Against the computer its seat is "the computer", never its colour: on the status line while
+    it thinks, in what a screen reader hears of its moves, and in the result when the person resigns."""
+    page = start_computer_game(new_page, quick_computer_server, seat="1")
+    page.click("#column-3")
+    expect(discs(page, 2)).to_have_count(1, timeout=COMPUTER_MOVE_MS)
+    expect(page.locator("#live")).to_contain_text(re.compile(r"The computer played column [1-7]\. Your turn\."))
+    expect(page.locator("#live")).not_to_contain_text("Yellow played")
+    assert THINKING in page.evaluate("window.statusSeen")
+
+    resign = page.locator("#resign-button")
+    resign.click()
+    expect(resign).to_have_text("Really resign?")
+    resign.click()
+    body = page.locator("body")
+    expect(body).to_have_attribute("data-status", "finished")
+    expect(body).to_have_attribute("data-result", "resigned")
+    expect(page.locator("#status")).to_have_text("You resigned — the computer wins.")
+    expect(page.locator("#live")).to_contain_text("You resigned — the computer wins.")
+    expect(page.locator("#live")).not_to_contain_text("Yellow wins")
+    screenshot(page, "computer-resigned")
