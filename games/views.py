@@ -156,13 +156,20 @@ LEVEL_CHOICES = "'level' must be a whole number from 1 to 5."
 SEAT_CHOICES = "'seat' must be 1 (Red, moves first), 2 (Yellow) or \"random\"."
 
 
-def _computer_choice(level, seat) -> tuple[int, int]:
-    """The level (1 to 5) and the person's seat (1, 2, or drawn for "random"/missing), as a form or a
-    bot sent them; ValueError with a message that says what is allowed."""
-    if isinstance(level, str) and level.isdigit():
+def _computer_level(level) -> int:
+    """The computer's level (1 to 5) as a form or a bot sent it; ValueError saying what is allowed.
+    Only ASCII digits count: int() would also read other scripts' digits."""
+    if isinstance(level, str) and level.isascii() and level.isdigit():
         level = int(level)
     if not isinstance(level, int) or isinstance(level, bool) or level not in ENGINES["connect4"].levels:
         raise ValueError(LEVEL_CHOICES)
+    return level
+
+
+def _computer_choice(level, seat) -> tuple[int, int]:
+    """The level (1 to 5) and the person's seat (1, 2, or drawn for "random"/missing), as a form or a
+    bot sent them; ValueError with a message that says what is allowed."""
+    level = _computer_level(level)
     if seat in (None, "", "random"):
         return level, secrets.choice((1, 2))
     if isinstance(seat, str) and seat in ("1", "2"):
