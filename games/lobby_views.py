@@ -25,6 +25,8 @@ from games.identity import hash_token, token_matches
 from games.views import (
     BadBody,
     _api_error,
+    _computer_level,
+    _form_number,
     _home,
     _home_refused,
     _rate_limited,
@@ -36,7 +38,7 @@ from games.views import (
 )
 
 SESSION_SEEK = "seek"  # {"id": ..., "token": ...}: the browser's seek
-OFFERED_LEVEL = 3  # the computer Play now offers when nobody comes: a middling opponent
+OFFERED_LEVEL = 3  # the level Play now offers first when nobody comes: a middling opponent
 ENDED = {
     pool.CANCELLED: "You stopped looking for an opponent.",
     pool.EXPIRED: "You were away too long, so you left the queue. Press Play now to look again.",
@@ -103,13 +105,20 @@ async def seek_page(request, seek_id):
         await request.session.apop(SESSION_SEEK, None)
         await sync_to_async(messages.info)(request, ENDED[found.status])
         return redirect("home")
+    return _seek_page(request, found, token)
+
+
+def _seek_page(request: HttpRequest, found, token: str, offer_notice: str = "", status: int = 200):
+    """The page of a waiting seek; with ``offer_notice``, the offer of the computer is shown with
+    what was wrong in it."""
     offer_after = settings.GAME_SEEK_OFFER_COMPUTER_AFTER_SECONDS
     context = {
         "seek": found,
+        "computer_levels": list(ENGINES["connect4"].levels.items()),
         "offered_level": OFFERED_LEVEL,
-        "offered_name": ENGINES["connect4"].levels[OFFERED_LEVEL],
         # Shown at once to a page (re)loaded that late; the script shows it when the time comes.
-        "offer_now": (timezone.now() - found.created_at).total_seconds() >= offer_after,
+        "offer_now": bool(offer_notice) or (timezone.now() - found.created_at).total_seconds() >= offer_after,
+        "offer_notice": offer_notice,
         "client": {
             "seekId": found.id,
             "token": token,
@@ -119,14 +128,22 @@ async def seek_page(request, seek_id):
             "offerComputerAfterMs": round(offer_after * 1000),
         },
     }
-    return render(request, "games/seek.html", context)
+    return render(request, "games/seek.html", context, status=status)
 
 
 @require_POST
 async def seek_computer(request, seek_id):
-    """Nobody came: play the computer instead, at a middling level, with the seek's time control.
+    """Nobody came: play the computer instead, at the level chosen (a middling one if none is sent),
+    with the seek's time control. A bad level changes nothing: the seek's page again, saying why.
     The seek ends first, so its seeker is never also paired; one paired meanwhile goes to its game."""
-    await _session_seek(request, seek_id)
+    token = await _session_seek(request, seek_id)
+    try:
+        level = _computer_level(_form_number(request.POST.get("level", OFFERED_LEVEL)))
+    except ValueError as refusal:
+        found = await seeking.ticket(seek_id)
+        if found is None or found.status != pool.WAITING:
+            return redirect("seek", seek_id=seek_id)  # paired or over meanwhile: its page says which
+        return _seek_page(request, found, token, offer_notice=str(refusal), status=400)
     if wait := await _refused(request, limits.CREATE):
         return await _home_refused(request, limits.CREATE, wait)
     found = await seeking.end(seek_id, pool.CANCELLED)
@@ -135,7 +152,7 @@ async def seek_computer(request, seek_id):
     await request.session.apop(SESSION_SEEK, None)
     control = _time_control(found.time_control if found is not None else "")
     seat = secrets.choice((1, 2))
-    game_id, token = await registry.create_computer_game(control=control, human_seat=seat, level=OFFERED_LEVEL)
+    game_id, token = await registry.create_computer_game(control=control, human_seat=seat, level=level)
     await _remember_seat(request, game_id, token)
     return redirect("game", game_id=game_id)
 

@@ -188,11 +188,17 @@ LEVEL_CHOICES = "'level' must be a whole number from 1 to 5."
 SEAT_CHOICES = "'seat' must be 1 (Red, moves first), 2 (Yellow) or \"random\"."
 
 
+def _computer_level(level) -> int:
+    """The computer's level (1 to 5) as a JSON number; ValueError saying what is allowed."""
+    if not isinstance(level, int) or isinstance(level, bool) or level not in ENGINES["connect4"].levels:
+        raise ValueError(LEVEL_CHOICES)
+    return level
+
+
 def _computer_choice(level, seat) -> tuple[int, int]:
     """The level (1 to 5) and the person's seat (1, 2, or drawn for "random"/missing), as JSON
     numbers (the API is strict about types); ValueError with a message that says what is allowed."""
-    if not isinstance(level, int) or isinstance(level, bool) or level not in ENGINES["connect4"].levels:
-        raise ValueError(LEVEL_CHOICES)
+    level = _computer_level(level)
     if seat in (None, "random"):
         return level, secrets.choice((1, 2))
     if seat not in (1, 2) or isinstance(seat, bool):
@@ -201,8 +207,9 @@ def _computer_choice(level, seat) -> tuple[int, int]:
 
 
 def _form_number(value: str | None):
-    """A form's digits as a number, anything else as it came (so the check names it)."""
-    return int(value) if isinstance(value, str) and value.isdigit() else value
+    """A form's digits as a number, anything else as it came (so the check names it). Only ASCII
+    digits count: int() would also read other scripts' digits."""
+    return int(value) if isinstance(value, str) and value.isascii() and value.isdigit() else value
 
 
 @require_POST

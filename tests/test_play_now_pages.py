@@ -193,7 +193,11 @@ def test_the_computer_is_offered_once_nobody_came_in_time(settings):
     settings.GAME_SEEK_OFFER_COMPUTER_AFTER_SECONDS = 0
     page = browser.get(seek_page)
     assert re.search(rb'id="computer-offer">', page.content), "a page loaded that late offers it at once"
-    assert b"level 3, Club player" in page.content
+    # The seeker picks the level, a middling one chosen to begin with, and the offer is said once.
+    levels = re.findall(rb'<option value="(\d)"( selected)?>\d \xc2\xb7 [^<]+</option>', page.content)
+    assert levels == [(b"1", b""), (b"2", b""), (b"3", b" selected"), (b"4", b""), (b"5", b"")]
+    assert page.content.count(b"Nobody with this time control has come yet.") == 1
+    assert page.content.count(b"play the computer instead") == 1
 
 
 def test_playing_the_computer_instead_ends_the_seek_and_starts_a_game_with_its_time_control():
@@ -208,6 +212,29 @@ def test_playing_the_computer_instead_ends_the_seek_and_starts_a_game_with_its_t
     assert seat in (1, 2) and game.computer_seat == 3 - seat
     # The search is over: its page is gone for this browser.
     assert browser.get(f"/play/{seek_id}/").status_code == 404
+
+
+def test_the_seeker_plays_the_computer_at_the_level_it_picked():
+    browser = Client()
+    seek_id = seek_id_of(play(browser, "3+2"))
+    response = browser.post(f"/play/{seek_id}/computer", {"level": "5"})
+    assert response.status_code == 302 and response.url.startswith("/g/")
+    game = Game.objects.get(pk=response.url.strip("/").split("/")[-1])
+    assert (game.status, game.time_control, game.computer_level) == ("playing", "3+2", 5)
+    assert Seek.objects.get(pk=seek_id).status == "cancelled"
+
+
+@pytest.mark.parametrize("level", ["0", "6", "three", "", "3.5", "-1", "\u0663"])
+def test_a_bad_level_for_the_computer_keeps_the_seek_and_says_why(level):
+    browser = Client()
+    seek_id = seek_id_of(play(browser))
+    response = browser.post(f"/play/{seek_id}/computer", {"level": level})
+    assert response.status_code == 400
+    assert b"&#x27;level&#x27; must be a whole number from 1 to 5." in response.content
+    assert re.search(rb'id="computer-offer">', response.content), "the offer is shown with what was wrong"
+    assert Seek.objects.get(pk=seek_id).status == "waiting"
+    assert not Game.objects.exists()
+    assert browser.get(f"/play/{seek_id}/").status_code == 200  # still this browser's search
 
 
 def test_a_seeker_paired_before_choosing_the_computer_goes_to_that_game_instead():

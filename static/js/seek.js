@@ -28,7 +28,7 @@ const SAY = {
   paired: 'Opponent found! Starting the game…',
   cancelling: 'Cancelling…',
   ended: 'This search for an opponent is over.',
-  offer: 'Nobody yet. You can play the computer instead, or keep waiting.',
+  offer: 'Nobody with this time control has come yet. You can play the computer instead, or keep waiting.',
   computer: 'Starting a game against the computer…',
 };
 

@@ -8,8 +8,12 @@ import { LOW_TIME_MS, OVER, awayShown, freeCells, otherSeat, secondsUntil } from
 
 export const NAMES = { 1: 'Red', 2: 'Yellow' };
 
-// "the computer" where a seat's colour would be said, in a game against it.
 const isComputer = (state, seat) => Boolean(state.computer) && state.computer.seat === seat;
+
+// A seat as a sentence names it: its colour, or "the computer" in a game against it, so every
+// line about the computer's seat calls it the same (who: inside a sentence, Who: opening one).
+const who = (state, seat) => (isComputer(state, seat) ? 'the computer' : NAMES[seat]);
+const Who = (state, seat) => (isComputer(state, seat) ? 'The computer' : NAMES[seat]);
 
 // The computer's seat as the players list shows it: "Computer · level 3, Club player".
 export function computerText(computer) {
@@ -35,29 +39,29 @@ function outcomeText(state, { status, result, winner, actor = null, reason = '',
       return reason ? `Game called off: ${reason}` : 'Game called off: a first move did not come in time.';
     }
     if (actor && actor === me) return 'You aborted the game.';
-    if (actor) return `${NAMES[actor]} aborted the game.`;
+    if (actor) return `${Who(state, actor)} aborted the game.`;
     return reason ? `Game aborted: ${reason}` : 'Game aborted.';
   }
   if (!winner) return 'Draw: the board is full.';
   const loser = otherSeat(winner);
+  const [Winner, winnerName, Loser] = [Who(state, winner), who(state, winner), Who(state, loser)];
   if (result === 'resigned') {
-    if (me === winner) return `You win! ${NAMES[loser]} resigned.`;
-    if (me === loser) return `You resigned — ${NAMES[winner]} wins.`;
-    return `${NAMES[loser]} resigned — ${NAMES[winner]} wins.`;
+    if (me === winner) return `You win! ${Loser} resigned.`;
+    if (me === loser) return `You resigned — ${winnerName} wins.`;
+    return `${Loser} resigned — ${winnerName} wins.`;
   }
   if (result === 'timeout') {
-    if (me === winner) return `You win on time! ${NAMES[loser]} ran out of time.`;
-    if (me === loser) return `You lost on time — ${NAMES[winner]} wins.`;
-    return `${NAMES[loser]} lost on time — ${NAMES[winner]} wins on time.`;
+    if (me === winner) return `You win on time! ${Loser} ran out of time.`;
+    if (me === loser) return `You lost on time — ${winnerName} wins.`;
+    return `${Loser} lost on time — ${winnerName} wins on time.`;
   }
   if (result === 'abandoned') {
-    if (me === winner) return `You win! ${NAMES[loser]} left the game.`;
-    if (me === loser) return `You left the game — ${NAMES[winner]} wins.`;
-    return `${NAMES[loser]} left the game — ${NAMES[winner]} wins.`;
+    if (me === winner) return `You win! ${Loser} left the game.`;
+    if (me === loser) return `You left the game — ${winnerName} wins.`;
+    return `${Loser} left the game — ${winnerName} wins.`;
   }
   if (me === winner) return 'You win!';
-  if (me && isComputer(state, winner)) return 'The computer wins. Good game!';
-  return me ? `${NAMES[winner]} wins. Good game!` : `${NAMES[winner]} wins!`;
+  return me ? `${Winner} wins. Good game!` : `${Winner} wins!`;
 }
 
 export function statusText(state) {
@@ -71,7 +75,7 @@ export function statusText(state) {
     case 'playing':
       if (seat === turn) return 'Your turn';
       if (isComputer(state, turn)) return 'The computer is thinking…';
-      return seat ? `Waiting for ${NAMES[turn]}…` : `${NAMES[turn]} to move`;
+      return seat ? `Waiting for ${who(state, turn)}…` : `${Who(state, turn)} to move`;
     case 'finished':
     case 'aborted':
       return outcomeText(state, {
@@ -192,7 +196,7 @@ export function awayView(state, now = Date.now()) {
   const away = state.away[seat];
   const claimIn = secondsUntil(away.claimAt, now);
   const forfeitIn = secondsUntil(away.forfeitAt, now);
-  const stays = NAMES[otherSeat(seat)];
+  const stays = who(state, otherSeat(seat));
   return {
     message: `${NAMES[seat]} left — ${stays} can claim the win ${claimIn ? `in ${duration(claimIn)}` : 'now'}`,
     detail: forfeitIn
@@ -209,7 +213,7 @@ function describe(state, event) {
     case 'joined':
       return state.seat === 1 ? 'Yellow joined. Your turn.' : 'Yellow joined. Red to move.';
     case 'move': {
-      let text = `${NAMES[event.seat]} played column ${event.column + 1}.`;
+      let text = `${Who(state, event.seat)} played column ${event.column + 1}.`;
       if (OVER.has(event.status)) text += ` ${outcome()}`;
       else if (state.seat && event.turn === state.seat) text += ' Your turn.';
       return text;
@@ -222,10 +226,10 @@ function describe(state, event) {
     case 'clock_credit':
       return SAYINGS.timeGivenBack;
     case 'rematch_offered':
-      if (event.seat === state.seat) return `Rematch offered. Waiting for ${NAMES[otherSeat(event.seat)]}.`;
+      if (event.seat === state.seat) return `Rematch offered. Waiting for ${who(state, otherSeat(event.seat))}.`;
       return state.seat
-        ? `${NAMES[event.seat]} offers a rematch. Press Accept rematch to play again.`
-        : `${NAMES[event.seat]} offers a rematch.`;
+        ? `${Who(state, event.seat)} offers a rematch. Press Accept rematch to play again.`
+        : `${Who(state, event.seat)} offers a rematch.`;
     default:
       return ''; // created; rematch is announced as it starts
   }
@@ -250,7 +254,7 @@ export function newsText(state, news) {
     case 'claimable':
       return 'You can claim the win now.';
     case 'low_time':
-      return news.seat === state.seat ? 'You have less than 10 seconds left.' : `${name} has less than 10 seconds left.`;
+      return news.seat === state.seat ? 'You have less than 10 seconds left.' : `${Who(state, news.seat)} has less than 10 seconds left.`;
     case 'first_move':
       return `Make your first move within ${news.seconds} seconds, or the game is called off.`;
     default:
@@ -270,7 +274,7 @@ export function refusalText(state, refusal, column) {
     case 'over':
       return 'The game is over.';
     case 'turn':
-      return `It is ${NAMES[state.turn]}’s turn.`;
+      return `It is ${who(state, state.turn)}’s turn.`;
     case 'full':
       return `Column ${column + 1} is full.`;
     default:

@@ -41,9 +41,11 @@ document.addEventListener('DOMContentLoaded', () => {
 @pytest.fixture(scope="module")
 def quick_computer_server(tmp_path_factory):
     """A server of its own whose computer pauses a fifth of the natural time, so a whole game
-    takes seconds; the moves still come over the socket after a pause, as ever."""
+    takes seconds; the moves still come over the socket after a pause, as ever. Play now offers
+    the computer after a second without an opponent."""
     workdir = tmp_path_factory.mktemp("e2e-computer")
-    daphne = Daphne(prepare(workdir, GAME_COMPUTER_PACE="0.2"), workdir / "daphne.log").start()
+    env = prepare(workdir, GAME_COMPUTER_PACE="0.2", GAME_SEEK_OFFER_COMPUTER_AFTER_SECONDS="1")
+    daphne = Daphne(env, workdir / "daphne.log").start()
     yield daphne
     daphne.stop()
 
@@ -190,3 +192,53 @@ def test_the_computer_opens_when_it_plays_red(new_page, server, screenshot):
     assert THINKING in seen and seen.index(THINKING) < seen.index("Your turn"), seen
     expect_no_two_player_furniture(page)
     screenshot(page, "computer-opens-as-red")
+
+
+def test_every_line_about_the_computer_names_it(new_page, quick_computer_server, screenshot):
+    """Against the computer its seat is "the computer", never its colour: on the status line while
+    it thinks, in what a screen reader hears of its moves, and in the result when the person resigns."""
+    page = start_computer_game(new_page, quick_computer_server, seat="1")
+    page.click("#column-3")
+    expect(discs(page, 2)).to_have_count(1, timeout=COMPUTER_MOVE_MS)
+    expect(page.locator("#live")).to_contain_text(re.compile(r"The computer played column [1-7]\. Your turn\."))
+    expect(page.locator("#live")).not_to_contain_text("Yellow played")
+    assert THINKING in page.evaluate("window.statusSeen")
+
+    resign = page.locator("#resign-button")
+    resign.click()
+    expect(resign).to_have_text("Really resign?")
+    resign.click()
+    body = page.locator("body")
+    expect(body).to_have_attribute("data-status", "finished")
+    expect(body).to_have_attribute("data-result", "resigned")
+    expect(page.locator("#status")).to_have_text("You resigned — the computer wins.")
+    expect(page.locator("#live")).to_contain_text("You resigned — the computer wins.")
+    expect(page.locator("#live")).not_to_contain_text("Yellow wins")
+    screenshot(page, "computer-resigned")
+
+
+OFFER = "Nobody with this time control has come yet. You can play the computer instead, or keep waiting."
+
+
+def test_play_now_offers_the_computer_once_at_the_level_the_seeker_picks(new_page, quick_computer_server, screenshot):
+    """Nobody came: the seek page says so once, offers the computer at level 3 to begin with, and the
+    game starts at the level picked, with the seek's time control."""
+    page = new_page(viewport={"width": 1280, "height": 800})
+    page.goto(quick_computer_server.url + "/")
+    page.select_option("#play-time-control", "5+0")
+    page.click("#play-now")
+    expect(page).to_have_url(re.compile(r"/play/[2-9A-HJ-NP-Z]{12}/$"))
+    offer = page.locator("#computer-offer")
+    expect(offer).to_be_visible()
+    expect(page.locator("#seek-status")).to_have_text(OFFER)
+    expect(page.get_by_text("play the computer instead")).to_have_count(1)  # said once, not twice
+    level = offer.get_by_label("Level")
+    expect(level).to_have_value("3")
+    expect(level.locator("option")).to_have_text([re.compile(rf"^{n} · ") for n in range(1, 6)])
+    screenshot(page, "seek-offers-the-computer")
+    level.select_option("5")
+    page.click("#play-computer")
+    expect(page).to_have_url(re.compile(r"/g/[2-9A-HJ-NP-Z]{8}/$"))
+    expect(page.locator("body")).to_have_attribute("data-connected", "true")
+    expect(page.locator("#opponent")).to_have_text("You are playing the computer (level 5)")
+    expect(page.locator("#clock-control")).to_have_text("5+0")
