@@ -163,9 +163,17 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # process subscribed to the group, which delivers it to its own sockets. Pub/sub keeps
 # nothing for a subscriber that is reconnecting; the sweeper's heal covers that (games/registry.py).
 REDIS_URL = os.environ.get("REDIS_URL", "")
+# The most any one call to Redis may take (connecting, or waiting for its answer): a Redis that
+# hangs (stopped, a network that drops packets) fails the call in about this long, so a new socket
+# is told 1012 and a move's broadcast gives up instead of waiting for Redis to wake.
+REDIS_TIMEOUT_SECONDS = float(os.environ.get("REDIS_TIMEOUT_SECONDS") or 1.0)
+REDIS_CLIENT_OPTIONS = {"socket_timeout": REDIS_TIMEOUT_SECONDS, "socket_connect_timeout": REDIS_TIMEOUT_SECONDS}
 if REDIS_URL:
     CHANNEL_LAYERS = {
-        "default": {"BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer", "CONFIG": {"hosts": [REDIS_URL]}}
+        "default": {
+            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+            "CONFIG": {"hosts": [{"address": REDIS_URL, **REDIS_CLIENT_OPTIONS}]},
+        }
     }
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "games.layers.InMemoryLayer"}}

@@ -117,7 +117,10 @@ def _redis_pool() -> redis.asyncio.BlockingConnectionPool:
     at once ("Too many connections"): in a burst of thousands of sockets an arrival then went
     uncounted, a departure left a phantom count, and a flood of calls would pass unchecked."""
     return redis.asyncio.BlockingConnectionPool.from_url(
-        settings.REDIS_URL, max_connections=REDIS_CONNECTIONS, timeout=REDIS_WAIT_SECONDS
+        settings.REDIS_URL,
+        max_connections=REDIS_CONNECTIONS,
+        timeout=REDIS_WAIT_SECONDS,
+        **settings.REDIS_CLIENT_OPTIONS,  # a Redis that hangs fails each call in about a second
     )
 
 
