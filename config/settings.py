@@ -252,6 +252,10 @@ for _name in GAME_EXTRA_TIME_CONTROLS:
         amounts(_name)
     except BadTimeControl as refusal:
         raise ImproperlyConfigured(f"GAME_EXTRA_TIME_CONTROLS: {refusal}") from None
+# A move the channel layer failed to deliver reaches the other processes' players from the log, at
+# their next sweep; if it was held up this long, the time the player to move was not shown it is
+# given back (a clock_credit). Shorter delays are the layer's ordinary pace, not a failure.
+GAME_LATE_DELIVERY_CREDIT_SECONDS = env_seconds("GAME_LATE_DELIVERY_CREDIT_SECONDS", 1)
 # A process that starts when no other has beaten for this long gives the gap back to running clocks.
 GAME_OUTAGE_AFTER_SECONDS = env_seconds("GAME_OUTAGE_AFTER_SECONDS", 5)
 # A seeker (Play now) whose sockets have all been gone this long leaves the pool; until then it

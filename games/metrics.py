@@ -88,9 +88,7 @@ _REFUSALS = Counter("game_refusals", "Requests, connections or frames refused by
 _LAYER_FAILURES = Counter(
     "game_channel_layer_failures", "Channel-layer operations that failed, by where they were made.", ["where"]
 )
-LAYER_FAILURES = {
-    where: _LAYER_FAILURES.labels(where) for where in ("broadcast", "presence", "nudge", "socket", "seek")
-}
+LAYER_FAILURES = {where: _LAYER_FAILURES.labels(where) for where in ("broadcast", "presence", "socket", "seek")}
 
 # Children bound on first use of a label value; the values are ours (error codes, limit kinds), never a client's.
 _errors: dict[str, Counter] = {}

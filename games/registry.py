@@ -38,7 +38,7 @@ from channels.layers import get_channel_layer
 from django.conf import settings
 from django.utils import timezone
 
-from games import computer, journal, liveness, lobby, metrics, presence, store
+from games import computer, here, journal, liveness, lobby, metrics, presence, store
 from games.clock import TimeControl
 from games.identity import group_name, hash_token, new_game_id, new_seat_token, token_matches
 from games.match import (
@@ -261,11 +261,19 @@ async def _broadcast(game_id: str, message: dict) -> None:
     """Tell every connection of the game, in every process. What was committed stays committed if this fails."""
     try:
         await get_channel_layer().group_send(group_name(game_id), message)
-    except Exception as error:  # the layer is down: heal() tells this process's sockets once it is back
+    except Exception as error:  # the layer is down: this process's sockets are told directly, now
         metrics.LAYER_FAILURES["broadcast"].inc()
         log.warning("broadcast to game %s failed: %s", game_id, error)
         if (live := _games.get(game_id)) is not None:
-            live.unsent = True
+            _nudge_here(live)  # other processes' heals read it from the log
+
+
+def _nudge_here(live: LiveGame) -> None:
+    """Ask every socket of the game on this process to forward what it lacks; no channel layer
+    involved, so this works while it is down (games/here.py)."""
+    for channel_name in list(live.sockets):
+        here.tell(channel_name, {"type": "game.nudge"})
+    live.unsent = False
 
 
 async def heal() -> None:
@@ -277,24 +285,47 @@ async def heal() -> None:
     if not games:
         return
     stored = await journal.run(store.positions, [live.id for live in games])
-    layer = get_channel_layer()
     for live in games:
         seq, version = stored.get(live.id, (0, 0))
         if seq > live.match.seq:
             await refresh(live)
             live.unsent = True
+            _credit_late_delivery(live)
         if version > live.presence_version:
             await presence.refresh(live)
             live.unsent = True
         if live.unsent:
-            try:
-                for channel_name in list(live.sockets):
-                    await layer.send(channel_name, {"type": "game.nudge"})
-            except Exception as error:  # still down: try again at the next sweep
-                metrics.LAYER_FAILURES["nudge"].inc()
-                log.warning("nudging the sockets of game %s failed: %s", live.id, error)
-            else:
-                live.unsent = False
+            _nudge_here(live)
+
+
+_crediting: set[asyncio.Task] = set()
+
+
+def _credit_late_delivery(live: LiveGame) -> None:
+    """The heal just brought a move that the layer failed to deliver: if the player to move has a
+    socket here, it was not shown the move until now, so the time its clock ran meanwhile is given
+    back (a ``clock_credit`` from the move's ``at``; once per move, whichever process gives it)."""
+    match, last = live.match, live.history[-1] if live.history else None
+    if match.status != PLAYING or match.clock is None or last is None or last["type"] != "move":
+        return
+    made_ms, late_ms = last.get("at"), now_ms()
+    held_up = late_ms - (made_ms or late_ms) >= settings.GAME_LATE_DELIVERY_CREDIT_SECONDS * 1000
+    if made_ms is None or not held_up or match.turn not in live.connections.values():
+        return
+    task = asyncio.ensure_future(_give_back_quietly(live.id, made_ms, late_ms))
+    _crediting.add(task)
+    task.add_done_callback(_crediting.discard)
+
+
+async def _give_back_quietly(game_id: str, from_ms: int, to_ms: int) -> None:
+    try:
+        event = await give_back(game_id, from_ms, to_ms)
+    except (IllegalMove, UnknownGame):
+        return  # given already (another process), or the game moved on
+    except store.DATABASE_ERRORS as error:
+        log.warning("giving back late-delivery time in game %s failed: %s", game_id, error)
+        return
+    log.warning("game %s: gave back %s ms a move took to be delivered", game_id, event.get("given_back_ms"))
 
 
 async def _act(

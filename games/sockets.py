@@ -21,7 +21,7 @@ from channels.layers import get_channel_layer
 from django.conf import settings
 from redis.exceptions import RedisError
 
-from games import limits, metrics, store
+from games import here, limits, metrics, store
 from games.rules import IllegalMove
 
 log = logging.getLogger(__name__)
@@ -116,7 +116,7 @@ class _Turns:
                 self.task.cancel()
 
 
-async def dispatch_in_turn(receivers, dispatch):
+async def dispatch_in_turn(receivers, dispatch, turns: _Turns | None = None):
     """Channels' ``await_many_dispatch``, without a task per message and leaner while idle: read
     every receiver at once and dispatch what each brings, one message at a time, until a
     dispatch or a receiver raises.
@@ -127,7 +127,7 @@ async def dispatch_in_turn(receivers, dispatch):
     receiver reads it for the socket's whole life; a lock makes their dispatches take turns,
     so handlers still run one at a time and each receiver's messages in order.
     """
-    turns = _Turns(dispatch)
+    turns = turns or _Turns(dispatch)
     readers = [asyncio.ensure_future(turns.read(receive)) for receive in receivers[1:]]
     for reader in readers:
         reader.add_done_callback(turns.stop)
@@ -153,6 +153,7 @@ class JsonSocket(AsyncJsonWebsocketConsumer):
     """
 
     accepted = False  # the handshake is done
+    channel_name = None  # this socket's channel, once the layer gave it one
     address = None  # the client's address, once it holds one of the address's socket slots
     handlers: dict = {}
     what = "socket"  # for the logs: what this endpoint serves
@@ -179,7 +180,9 @@ class JsonSocket(AsyncJsonWebsocketConsumer):
         try:
             self.channel_name = await self.channel_layer.new_channel()
             from_layer = functools.partial(self.channel_layer.receive, self.channel_name)
-            await dispatch_in_turn((receive, from_layer), self.dispatch)
+            self.turns = _Turns(self.dispatch)
+            here.add(self.channel_name, self.deliver_here)
+            await dispatch_in_turn((receive, from_layer), self.dispatch, self.turns)
         except StopConsumer:
             pass  # the socket closed; Channels ends a consumer this way
         except LAYER_ERRORS as error:
@@ -191,6 +194,8 @@ class JsonSocket(AsyncJsonWebsocketConsumer):
             log.warning("a %s ended by an unexpected error (tidied up): %r", self.describe(), error)
             raise
         finally:
+            if self.channel_name is not None:
+                here.discard(self.channel_name)
             await self.disconnect(code)
             if code in FAILURE_REASONS:  # the client hears why, and that it may come back
                 with contextlib.suppress(Exception):  # it may be gone already
@@ -200,6 +205,14 @@ class JsonSocket(AsyncJsonWebsocketConsumer):
 
     def describe(self) -> str:
         return f"{self.what} socket ({self.scope.get('path', '')})"
+
+    async def deliver_here(self, message: dict) -> None:
+        """A message from this process (games/here.py), handled in turn like one from the layer."""
+        try:
+            async with self.turns.lock:
+                await self.dispatch(message)
+        except Exception as error:  # the socket's own life goes on; a nudge is sent again if needed
+            log.warning("a message for a %s from this process failed: %r", self.describe(), error)
 
     async def send(self, text_data=None, bytes_data=None, close=False):
         """Channels' send, minus the error daphne raises for a socket its client closed a moment ago

@@ -5,15 +5,17 @@ A real daphne on a private redis-server; the database (SQLite here) keeps workin
 """
 
 import asyncio
+import json
 import os
 import shutil
 import signal
+import urllib.request
 
 import pytest
 from websockets.exceptions import ConnectionClosed
 
 from tests import servers
-from tests.servers import Daphne, Redis, prepare
+from tests.servers import Daphne, PostgresDatabase, Redis, prepare
 from tests.wsclient import Player, api, new_table
 
 pytestmark = pytest.mark.timeout(120)
@@ -65,5 +67,84 @@ async def test_a_frozen_redis_answers_new_sockets_and_acks_instead_of_hanging(fr
     await yellow.send({"type": "move", "column": 2, "move_id": "yellow-while-frozen"})
     ack = await yellow.receive("ack", timeout=4)
     assert ack["move_id"] == "yellow-while-frozen" and ack["duplicate"] is False
+    await red.close()
+    await yellow.close()
+
+
+def create_timed(base_url: str, time_control: str) -> dict:
+    body = json.dumps({"time_control": time_control}).encode()
+    request = urllib.request.Request(
+        base_url + "/api/games", data=body, method="POST", headers={"Content-Type": "application/json"}
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return json.load(response)
+
+
+async def event_numbered(player: Player, seq: int, timeout: float = 8) -> dict:
+    """Read ``player``'s socket up to the event ``seq`` (every event before it is checked in order)."""
+    async with asyncio.timeout(timeout):
+        while player.seq < seq:
+            await player.receive()
+    return player.events[-1] if player.events[-1]["seq"] == seq else next(e for e in player.events if e["seq"] == seq)
+
+
+@pytest.fixture
+def two_processes(tmp_path):
+    """Two daphnes on one Redis and one PostgreSQL database, as docs/deploy.md runs them."""
+    servers.require_shared_services(nginx=False)
+    database = PostgresDatabase(f"redis_faults_{os.getpid()}").create()
+    redis = Redis(tmp_path).start()
+    daphnes = []
+    try:
+        env = prepare(
+            tmp_path,
+            DATABASE_URL=database.url,
+            REDIS_URL=redis.url,
+            GAME_SWEEP_INTERVAL_SECONDS="1",
+            GAME_EXTRA_TIME_CONTROLS="12s+0",
+            GAME_FIRST_MOVE_SECONDS="20",
+            # A sweep comes any time within its second: every move the layer fails to deliver is given back.
+            GAME_LATE_DELIVERY_CREDIT_SECONDS="0.001",
+        )
+        daphnes = [Daphne(env, tmp_path / f"daphne-{i}.log").start() for i in range(2)]
+        yield daphnes, redis
+    finally:
+        for daphne in daphnes:
+            daphne.stop()
+        redis.stop()
+        database.drop()
+
+
+async def test_with_redis_down_a_move_reaches_the_other_process_and_its_delay_is_given_back(two_processes):
+    """Red plays on one process, Yellow on the other, 12 s clocks. Redis goes away: Red's move is
+    committed and acknowledged, reaches Yellow from the log (the other process's heal), and the
+    seconds Yellow spent not seeing it come back as a clock_credit, so Yellow does not lose on time."""
+    (a, b), redis = two_processes
+    created = create_timed(a.url, "12s+0")
+    joined = api(b.url, f"/api/games/{created['id']}/join")
+    red = Player(a.url, created["id"], created["token"])
+    yellow = Player(b.url, created["id"], joined["token"])
+    await red.connect()
+    await yellow.connect()
+    for mover, other in ((red, yellow), (yellow, red)):  # the first moves: from now on the clocks run
+        answer = await mover.move()
+        assert answer["type"] == "ack", answer
+        await other.receive("move")
+
+    redis.stop()
+    ack = await red.move()
+    assert ack["type"] == "ack", ack
+    move = await event_numbered(yellow, ack["seq"])  # from the log, while Redis stays down
+    assert move["type"] == "move" and move["seat"] == 1
+    credit = await yellow.receive("clock_credit", timeout=8)
+    given = credit["given_back_ms"]["2"]
+    assert 0 < given < 3000 and credit["given_back_ms"]["1"] == 0
+    assert credit["outage_from"] == move["at"]  # the credit runs from the move's commit to its delivery
+    # Yellow answers; Red, on the other process, sees it from the log too; nobody lost on time.
+    answered = await yellow.move()
+    assert answered["type"] == "ack", answered
+    answer = await event_numbered(red, answered["seq"])
+    assert (answer["type"], answer["seat"], answer["status"]) == ("move", 2, "playing")
+    redis.start()
     await red.close()
     await yellow.close()
