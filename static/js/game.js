@@ -12,7 +12,9 @@ import { createBoard } from './board.js';
 import { createClocks } from './clocks.js';
 import { createPanels } from './panels.js';
 import { GameClient, fetchEvents, gamePath } from './protocol.js';
+import { createSound } from './sound.js';
 import {
+  OVER,
   applyEvent,
   applyHistory,
   applyPresence,
@@ -40,6 +42,7 @@ const state = createState({
 const board = createBoard(document.getElementById('board'), state, { onPlay: play });
 const panels = createPanels(state, { gameId: config.gameId, inviteUrl: config.inviteUrl, onAction: act });
 const clocks = createClocks(state);
+const sound = createSound(document.getElementById('sound-toggle'));
 const client = new GameClient(socketUrl(), {
   token: config.token || null,
   welcome: onWelcome,
@@ -99,7 +102,11 @@ function onEvent(event) {
   state.pending = false;
   state.busy = ''; // whatever we asked for has been answered by this event, or overtaken by it
   panels.clearNotice(); // whatever it said is about a position that has moved on
+  const wasOver = OVER.has(state.status);
   const news = applyEvent(state, event);
+  // A sound as the game ends, and for a move that is not ours (never for our own).
+  if (!wasOver && OVER.has(state.status)) sound.play('end');
+  else if (event.type === 'move' && event.seat !== state.seat) sound.play('move');
   if (event.type === 'joined' && state.seat === null && panels.joinOffered) state.watchingBecause = 'seat_taken';
   say(news);
   panels.showMoves();
