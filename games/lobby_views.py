@@ -82,6 +82,12 @@ async def play(request):
         time_control = _time_control_name(request.POST.get("time_control"))
     except BadTimeControl as refusal:
         return await _home(request, {"notice": str(refusal)}, status=400)
+    return await start_seek(request, time_control)
+
+
+async def start_seek(request: HttpRequest, time_control: str):
+    """This browser's seek for ``time_control`` (a preset's name, "" untimed), replacing any it
+    had; redirects to the seek's page. (Play now, and Play again after a Play now game.)"""
     owner = await _session_owner(request)
     address = limits.request_address(request) or ""
     found, token = await seeking.create(owner, address, time_control, replace=True)

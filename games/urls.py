@@ -29,6 +29,7 @@ urlpatterns = [
     path("g/<game_id:game_id>/", views.game_page, name="game"),
     path("g/<game_id:game_id>/join", views.join_page, name="join"),
     path("g/<game_id:game_id>/watch", views.watch_page, name="watch"),
+    path("g/<game_id:game_id>/again", views.play_again, name="play-again"),
     path("play", lobby_views.play, name="play"),
     path("play/<seek_id:seek_id>/", lobby_views.seek_page, name="seek"),
     path("play/<seek_id:seek_id>/cancel", lobby_views.cancel_seek, name="cancel-seek"),

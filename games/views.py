@@ -24,7 +24,7 @@ from games.clock import BadTimeControl, TimeControl, parse_time_control
 from games.engines import ENGINES
 from games.identity import is_game_id, normalize_game_id, token_matches
 from games.match import snapshot
-from games.models import Game
+from games.models import Game, Seek
 from games.registry import UnknownGame
 from games.rules import RULES, IllegalMove
 
@@ -274,6 +274,7 @@ async def _render_game(request: HttpRequest, game: Game, status: int = 200, watc
             "watching": watching,
         },
         "invite_qr": _qr_svg(invite_url) if seat is not None and game.status == Game.Status.WAITING else "",
+        "again": await _again(game, seat) if seat is not None else None,
     }
     return render(request, "games/game.html", context, status=status)
 
@@ -315,6 +316,78 @@ async def _take_seat(request: HttpRequest, game: Game):
 async def join_page(request, game_id):
     """The Join button: an explicit POST, so link previews never take the seat."""
     return await _take_seat(request, await _game_or_404(game_id))
+
+
+# ----- Play again ---------------------------------------------------------------
+
+COMPUTER, PLAY_NOW, FRIEND = "computer", "play_now", "friend"
+MAX_REMATCH_CHAIN = 100  # rematches followed back to the first game, looking for its seek
+
+
+async def _paired_by_play_now(game: Game) -> bool:
+    """Whether Play now paired this game's players (it, or the first game its rematches go back to)."""
+    game_id = game.id
+    for _ in range(MAX_REMATCH_CHAIN):
+        if await Seek.objects.filter(game_id=game_id).aexists():
+            return True
+        game_id = await Game.objects.filter(pk=game_id).values_list("rematch_of_id", flat=True).afirst()
+        if game_id is None:
+            return False
+    return False
+
+
+async def _again(game: Game, seat: int) -> dict:
+    """What Play again makes after ``game`` for the player in ``seat``: its kind, and a line that says so."""
+    control = game.time_control or "untimed"
+    if game.computer_seat is not None:
+        name = ENGINES[game.kind].levels[game.computer_level]
+        colour = RULES[game.kind].seat_names[3 - seat]
+        text = f"The computer again: level {game.computer_level} ({name}), {control}, you play {colour}."
+        return {"kind": COMPUTER, "text": text}
+    if await _paired_by_play_now(game):
+        return {"kind": PLAY_NOW, "text": f"Look for a new opponent, {control}."}
+    return {"kind": FRIEND, "text": f"A new game to invite a friend to, {control}."}
+
+
+async def _computer_again(request: HttpRequest, game: Game, seat: int):
+    """Against the computer, Play again is the rematch (the same level and time control, colours
+    swapped, spectators taken along); if there is one already, that is the game."""
+    try:
+        event = await registry.rematch(game.id, seat)
+    except IllegalMove as refusal:
+        if refusal.code != "rematch_exists":
+            await sync_to_async(messages.warning)(request, refusal.message)
+            return redirect("game", game_id=game.id)
+        new_id = await Game.objects.filter(rematch_of_id=game.id).values_list("id", flat=True).afirst()
+    else:
+        new_id = event["game_id"]
+    return redirect("game", game_id=new_id)
+
+
+@require_POST
+async def play_again(request, game_id):
+    """Play again, for a player of a game that is over: the same kind of game, the same time
+    control. The computer: the rematch. Play now: a new seek. A friend: a new game to invite to."""
+    game = await _game_or_404(game_id)
+    seat, _ = await _seat_in_session(request, game)
+    if seat is None or game.status not in (Game.Status.FINISHED, Game.Status.ABORTED):
+        message = "Finish this game first." if seat else "Only its players can play this game again."
+        await sync_to_async(messages.warning)(request, message)
+        return redirect("game", game_id=game.id)
+    again = await _again(game, seat)
+    if again["kind"] == COMPUTER:
+        return await _computer_again(request, game, seat)
+    if again["kind"] == PLAY_NOW:
+        from games import lobby_views  # it builds on this module's helpers
+
+        if wait := await _refused(request, limits.SEEK):
+            return await _home_refused(request, limits.SEEK, wait)
+        return await lobby_views.start_seek(request, game.time_control)
+    if wait := await _refused(request, limits.CREATE):
+        return await _home_refused(request, limits.CREATE, wait)
+    new_id, token = await registry.create_game(game.kind, _time_control(game.time_control), game.public)
+    await _remember_seat(request, new_id, token)
+    return redirect("game", game_id=new_id)
 
 
 @require_GET

@@ -8,12 +8,14 @@ from datetime import timedelta
 
 import pytest
 from channels.db import database_sync_to_async
+from django.test import AsyncClient
 from django.utils import timezone
 
 from games import computer, registry, store
 from games.clock import TimeControl
 from games.models import Game, GameEvent
 from games.rules import IllegalMove
+from tests.test_views import client_config
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -28,6 +30,11 @@ def quick_computer(settings):
 @database_sync_to_async
 def log_of(game_id):
     return list(GameEvent.objects.filter(game_id=game_id).order_by("seq").values_list("seq", "kind", "seat", "data"))
+
+
+@database_sync_to_async
+def game_count():
+    return Game.objects.count()
 
 
 @database_sync_to_async
@@ -148,6 +155,39 @@ async def test_the_computer_agrees_to_a_rematch_at_once_and_the_colours_swap(soc
         "move", timeout=10
     )
     assert opening["seat"] == 1
+
+
+async def test_play_again_after_a_game_against_the_computer_is_the_rematch(sockets):
+    """The page's Play again: the same level and time control, the colours swapped; pressed again
+    (a second tab), the same game; nobody else can press it, and nothing is made before the end."""
+    browser = AsyncClient()
+    created = await browser.post("/computer", {"level": "4", "seat": "1", "time_control": "5+0"})
+    game_id = created.url.split("/")[2]
+    page = await browser.get(created.url)
+    assert b'data-again="computer"' in page.content
+    assert b"The computer again: level 4 (Strong), 5+0, you play Yellow." in page.content
+    early = await browser.post(f"/g/{game_id}/again")
+    assert early.url == f"/g/{game_id}/" and await game_count() == 1  # not over: nothing made
+
+    await registry.resign(game_id, 1)
+    stranger = await AsyncClient().post(f"/g/{game_id}/again")
+    assert stranger.url == f"/g/{game_id}/" and await game_count() == 1
+    again = await browser.post(f"/g/{game_id}/again")
+    new_id = again.url.split("/")[2]
+    new_game = await game_row(new_id)
+    assert (new_game.computer_seat, new_game.computer_level) == (1, 4)
+    assert (new_game.time_control, new_game.rematch_of_id, new_game.status) == ("5+0", game_id, "playing")
+    assert (await browser.post(f"/g/{game_id}/again")).url == again.url  # the same game, not another
+    assert await game_count() == 2
+    config = client_config(await browser.get(again.url))
+    assert config["seat"] == 2
+    player = await sockets(new_id)
+    welcome = await player.hello(token=config["token"])
+    assert welcome["seat"] == 2 and welcome["game"]["clock"]["time_control"] == "5+0"
+    opening = next((e for e in welcome["events"] if e["type"] == "move"), None) or await player.receive_type(
+        "move", timeout=10
+    )
+    assert opening["seat"] == 1  # the computer, Red now, opens
 
 
 async def test_the_computer_is_never_away_so_nobody_claims_a_win_from_it(sockets):

@@ -4,8 +4,10 @@ import json
 import re
 
 import pytest
+from asgiref.sync import async_to_sync
 from django.test import Client
 
+from games import registry
 from games.models import Game, Seek
 from tests.test_views import client_config
 
@@ -50,6 +52,29 @@ def test_two_browsers_pressing_play_now_land_in_the_same_game_one_seat_each():
     assert seats == {1, 2}
     game = Game.objects.get(pk=game_urls[0].strip("/").split("/")[-1])
     assert (game.status, game.time_control) == ("playing", "3+2")
+
+
+def test_play_again_after_a_play_now_game_looks_for_a_new_opponent_at_the_same_time_control():
+    players = [Client(), Client()]
+    seek_pages = [play(browser, "10+5").url for browser in players]
+    arrived = [browser.get(page) for browser, page in zip(players, seek_pages, strict=True)]  # both seated
+    game_url = arrived[0].url
+    game_id = game_url.strip("/").split("/")[-1]
+    page = players[0].get(game_url)
+    assert b'data-again="play_now"' in page.content and b"Look for a new opponent, 10+5." in page.content
+    async_to_sync(registry.resign)(game_id, client_config(page)["seat"])
+    # A rematch of a Play now game is one too: Play again after it also seeks.
+    for seat in (1, 2):
+        async_to_sync(registry.rematch)(game_id, seat)
+    rematch_id = Game.objects.get(rematch_of_id=game_id).id
+    async_to_sync(registry.resign)(rematch_id, 1)
+    for game in (game_id, rematch_id):
+        response = players[0].post(f"/g/{game}/again")
+        assert response.status_code == 302 and response.url.startswith("/play/")
+        seek = Seek.objects.get(pk=response.url.strip("/").split("/")[-1])
+        assert (seek.status, seek.time_control) == ("waiting", "10+5")
+        assert players[0].get(response.url).status_code == 200  # the seek's page, this session's seek
+    assert Game.objects.count() == 2
 
 
 def test_another_play_now_replaces_the_sessions_seek():

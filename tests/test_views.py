@@ -5,6 +5,7 @@ import re
 import socket
 
 import pytest
+from asgiref.sync import async_to_sync
 from channels.layers import channel_layers
 from channels.testing import HttpCommunicator
 from django.core import signals
@@ -12,6 +13,7 @@ from django.test import Client
 from django.urls import reverse
 
 from config.asgi import application
+from games import registry
 from games.identity import ALPHABET, hash_token, is_game_id, normalize_game_id
 from games.models import Game, GameEvent, Seek
 
@@ -191,6 +193,28 @@ def test_the_watch_link_never_offers_or_takes_a_seat(client):
     assert (game.status, game.seat2_token_hash, game.seq) == ("waiting", "", 1)
     assert client.post(f"/g/{game_id}/watch").status_code == 405
     assert client.get("/g/ZZZZZZZZ/watch").status_code == 404
+
+
+def test_play_again_after_a_game_with_a_friend_makes_a_new_invite_at_the_same_time_control(client):
+    created = client.post(reverse("create"), {"time_control": "5+0", "public": "on"})
+    game_id = created.url.strip("/").split("/")[-1]
+    friend = Client()
+    friend.post(f"/g/{game_id}/join")
+    page = friend.get(f"/g/{game_id}/")
+    assert b'data-again="friend"' in page.content and b"A new game to invite a friend to, 5+0." in page.content
+    async_to_sync(registry.resign)(game_id, 1)
+    response = friend.post(f"/g/{game_id}/again")
+    new_id = response.url.strip("/").split("/")[-1]
+    assert new_id != game_id
+    new = Game.objects.get(pk=new_id)
+    assert (new.status, new.time_control, new.public, new.computer_seat) == ("waiting", "5+0", True, None)
+    config = client_config(friend.get(response.url))
+    assert config["seat"] is not None and new.token_hash(config["seat"]) == hash_token(config["token"])
+    # A spectator's game-over button starts a game of their own instead.
+    watcher_page = Client().get(f"/g/{game_id}/")
+    assert b'action="/games/new"' in watcher_page.content and b"data-again" not in watcher_page.content
+    assert Client().post(f"/g/{game_id}/again").url == f"/g/{game_id}/"
+    assert Game.objects.count() == 2
 
 
 def test_an_unknown_game_page_is_a_404(client):

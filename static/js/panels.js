@@ -203,12 +203,13 @@ export function createPanels(state, { gameId, inviteUrl, onAction }) {
     const mine = state.seat !== null && state.rematchOffers.has(state.seat);
     const theirs = [...state.rematchOffers].find((seat) => seat !== state.seat) ?? null;
 
-    button.hidden = !rematchAllowed(state) || !!state.rematchId;
+    // Against the computer, Play again is the rematch: one button, not two doing the same.
+    button.hidden = !rematchAllowed(state) || !!state.rematchId || !!state.computer;
     // aria-disabled rather than disabled: the button keeps keyboard focus while it waits.
     button.setAttribute('aria-disabled', String(!rematchPossible(state)));
     const label = mine ? 'Rematch offered' : theirs ? 'Accept rematch' : 'Rematch';
     if (button.textContent !== label) button.textContent = label;
-    // The rematch, when there can be one, is the main way on; "New game" steps back beside it.
+    // The rematch, when there can be one, is the main way on; Play again steps back beside it.
     el.playAgain.classList.toggle('button-primary', button.hidden || mine);
 
     let note = { text: '' };

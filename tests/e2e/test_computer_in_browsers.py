@@ -7,6 +7,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
+from tests.e2e.test_play_in_browsers import LAPTOPS
 from tests.servers import Daphne, prepare
 
 LEVEL_1 = "Computer · level 1, Beginner"
@@ -50,10 +51,10 @@ def quick_computer_server(tmp_path_factory):
     daphne.stop()
 
 
-def start_computer_game(new_page, server, seat: str, level: str = "1", time_control: str = "untimed"):
+def start_computer_game(new_page, server, seat: str, level: str = "1", time_control: str = "untimed", **page_options):
     """The person picks the level, the colour and the time control on the home page's card and
     presses Play the computer; the game page opens with the person in the chosen seat."""
-    page = new_page()
+    page = new_page(**page_options)
     page.add_init_script(RECORD_STATUS)
     page.goto(server.url + "/")
     card = page.get_by_role("region", name="Play the computer")
@@ -242,3 +243,36 @@ def test_play_now_offers_the_computer_once_at_the_level_the_seeker_picks(new_pag
     expect(page.locator("body")).to_have_attribute("data-connected", "true")
     expect(page.locator("#opponent")).to_have_text("You are playing the computer (level 5)")
     expect(page.locator("#clock-control")).to_have_text("5+0")
+
+
+@pytest.mark.parametrize("screen", LAPTOPS)
+def test_play_again_after_the_computer_is_the_same_game_colours_swapped(new_page, quick_computer_server, screen):
+    """Not an untimed invite to a friend: the computer again, at the same level and time control,
+    the colours swapped as in a rematch (so now it opens), from the one Play again button."""
+    page = start_computer_game(
+        new_page, quick_computer_server, seat="1", level="3", time_control="5+0", **LAPTOPS[screen]
+    )
+    first = page.url
+    page.click('[data-column="0"]')
+    expect(discs(page)).to_have_count(2, timeout=COMPUTER_MOVE_MS)  # both have moved: resigning is allowed
+    resign = page.locator("#resign-button")
+    resign.click()
+    resign.click()
+    expect(page.locator("body")).to_have_attribute("data-status", "finished")
+    again = page.locator("#play-again")
+    expect(again).to_have_text("Play again")
+    expect(page.locator("#play-again-hint")).to_have_text(
+        "The computer again: level 3 (Club player), 5+0, you play Yellow."
+    )
+    expect(page.locator("#rematch-button")).to_be_hidden()  # Play again is the rematch: one button
+    again.click()
+    expect(page).not_to_have_url(first)
+    expect(page).to_have_url(re.compile(r"/g/[2-9A-HJ-NP-Z]{8}/$"))
+    expect(page.locator("#you")).to_have_text("You are Yellow (seat 2)")
+    expect(page.locator("#clock-control")).to_have_text("5+0")
+    expect(page.locator("#opponent")).to_contain_text("level 3")
+    expect(discs(page, 1)).to_have_count(1, timeout=COMPUTER_MOVE_MS)  # the computer, Red now, opens
+    expect(page.locator("#status")).to_have_text("Your turn")
+    game = page.request.get(page.url.replace("/g/", "/api/games/").rstrip("/")).json()
+    assert game["computer"] == {"seat": 1, "level": 3, "name": "Club player"}
+    assert game["clock"]["time_control"] == "5+0"

@@ -8,9 +8,10 @@ seek waiting with a socket open, so no test's seeker is paired with another test
 
 import re
 
+import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.test_play_in_browsers import start_and_join
+from tests.e2e.test_play_in_browsers import LAPTOPS, play, start_and_join
 
 SEEK_URL = re.compile(r"/play/[2-9A-HJ-NP-Z]{12}/$")
 GAME_URL = re.compile(r"/g/([2-9A-HJ-NP-Z]{8})/$")
@@ -360,3 +361,57 @@ def test_the_lobby_comes_back_after_a_drop_with_what_it_missed(new_page, server)
     outage.end()
     expect(row(looker, "challenges", missed)).to_be_visible()
     expect(note).to_be_hidden()
+
+
+def resign(page) -> None:
+    """Resign (it takes a second click) and wait for the game to be over."""
+    button = page.locator("#resign-button")
+    button.click()
+    expect(button).to_have_text("Really resign?")
+    button.click()
+    expect(page.locator("body")).to_have_attribute("data-status", "finished")
+
+
+@pytest.mark.parametrize("screen", LAPTOPS)
+def test_play_again_after_a_play_now_game_and_after_a_game_with_a_friend(new_page, server, screen):
+    """Play again makes the same kind of game: a new seek at the same time control after Play now,
+    a new invite at the same time control after a friend's game (not an untimed invite each time)."""
+    size = LAPTOPS[screen]
+    first = play_now(new_page, server, "10+5", page=home(new_page, server, **size))
+    seeking(first)
+    second = play_now(new_page, server, "10+5", page=home(new_page, server, **size))
+    for page in (first, second):
+        expect(page).to_have_url(GAME_URL)
+        expect(page.locator("body")).to_have_attribute("data-status", "playing")
+    seats = colours(first, second)
+    play(seats["Red"], seats["Yellow"], [3, 2])  # both have moved: resigning is allowed
+    resign(first)
+    again = first.locator("#play-again")
+    expect(again).to_have_text("Play again")
+    expect(first.locator("#play-again-hint")).to_have_text("Look for a new opponent, 10+5.")
+    expect(first.locator("#rematch-button")).to_be_visible()  # the same opponent stays a choice
+    again.click()
+    seeking(first)
+    expect(first.locator("#seek-control")).to_have_text("10+5")
+    cancel(first)  # no seek is left waiting for another test's seeker
+
+    red = new_page(**size)
+    red.goto(server.url + "/")
+    red.get_by_role("region", name="Start a game").get_by_label("Time control").select_option("5+0")
+    red.click("#new-game")
+    expect(red).to_have_url(GAME_URL)
+    yellow = new_page(**size)
+    yellow.goto(red.url)
+    yellow.click("#join-button")
+    expect(red.locator("body")).to_have_attribute("data-status", "playing")
+    play(red, yellow, [3, 2])
+    resign(yellow)
+    expect(yellow.locator("#play-again-hint")).to_have_text("A new game to invite a friend to, 5+0.")
+    finished = yellow.url
+    yellow.click("#play-again")
+    expect(yellow).to_have_url(GAME_URL)
+    assert yellow.url != finished
+    expect(yellow.locator("body")).to_have_attribute("data-status", "waiting")
+    expect(yellow.locator("#clock-control")).to_have_text("5+0")
+    expect(yellow.locator("#invite")).to_be_visible()
+    expect(yellow.locator("#invite-url")).to_have_value(yellow.url)
