@@ -26,6 +26,8 @@ A LeanServer differs from daphne's in that:
      handshake bytes autobahn keeps only for its logs.
 3. Running it tunes the process for serving (:func:`tune_for_serving`) and installs the
    SIGTERM goodbye (games/shutdown.py).
+4. Once it listens, the process's timed work begins (games/sweeper.py), not at its first
+   socket: daphne sends no ASGI lifespan events, so its "listening" callback is the seam.
 """
 
 from __future__ import annotations
@@ -163,6 +165,18 @@ class LeanServer(Server):
         shutdown.install()  # before daphne's own trigger, which cancels every application
         tune_for_serving()
         super().run()
+
+    def listen_success(self, port):
+        """Daphne's (it logs the address), then, on the event loop's first turn, the sweeper: timers
+        run, outages are given back and stalled computer turns are taken from the moment this
+        process can serve, though nobody connects. Daphne calls this once each endpoint is bound,
+        before its reactor runs the loop; a second endpoint's call changes nothing."""
+        super().listen_success(port)
+        from twisted.internet import reactor
+
+        from games import sweeper  # imports the models: only once Django is set up
+
+        reactor.callLater(0, sweeper.start_serving)
 
     def create_application(self, protocol, scope):
         """Daphne's own, with an :class:`Inbox` where it makes an ``asyncio.Queue`` (the protocols

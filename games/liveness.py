@@ -1,7 +1,8 @@
 """This process as the others see it: who it is, that it is alive, and the end of those that are not.
 
-Each server process writes a ``Server`` row when it greets its first connection, and the
-sweeper's heartbeat keeps that row's ``seen_at`` fresh. The connections a process greets
+Each server process writes a ``Server`` row when it begins serving (or, under a server that does
+not say when that is, when it greets its first connection), and the sweeper's heartbeat keeps
+that row's ``seen_at`` fresh. The connections a process greets
 point at its row, and only connections of processes that beat recently count as present
 (games/presence.py). A process that stops beating (killed, say) is reaped by any other: its
 row and its connections go, and its players count as away from its last beat. A process
@@ -35,6 +36,8 @@ _registered = False
 _restore_owed = False  # a restore failed half-way (the database went away): the next beat asks again
 # When no process was serving, as this one found on registering first: (from, to) in ms, or None.
 _outage: tuple[int, int] | None = None
+# When this process began serving (its server said so: :func:`began_serving`), or None.
+_serving_since: datetime | None = None
 
 
 def alive_since() -> datetime:
@@ -46,15 +49,24 @@ async def register(again: bool = False) -> None:
     """Make sure the database knows this process (``again``: it was reaped, so write the row anew).
 
     The first registration also looks for an outage: if the newest heartbeat of any other process
-    is older than ``GAME_OUTAGE_AFTER_SECONDS``, no process was serving from then until now."""
+    is older than ``GAME_OUTAGE_AFTER_SECONDS``, no process was serving from then until this one
+    began serving (or until now, if its server did not say when that was)."""
     global _registered, _outage
     if again or not _registered:
-        now = timezone.now()
+        now = _serving_since or timezone.now()
         newest = await journal.run(store.register_server, SERVER_ID, socket.gethostname(), os.getpid())
         first = not _registered and not again
         if first and newest is not None and (now - newest).total_seconds() > settings.GAME_OUTAGE_AFTER_SECONDS:
             _outage = (int(newest.timestamp() * 1000), int(now.timestamp() * 1000))
         _registered = True
+
+
+def began_serving() -> None:
+    """This process serves from now: an outage it started after ends here, however long its first
+    registration then takes (a database slow to answer, say). Only the first call counts."""
+    global _serving_since
+    if _serving_since is None:
+        _serving_since = timezone.now()
 
 
 async def outage() -> tuple[int, int] | None:
@@ -94,6 +106,6 @@ async def reap() -> dict[str, store.Presence]:
 
 def reset() -> None:
     """Forget that this process registered (each test starts with an empty database)."""
-    global _registered, _restore_owed, _outage
+    global _registered, _restore_owed, _outage, _serving_since
     _registered = _restore_owed = False
-    _outage = None
+    _outage = _serving_since = None

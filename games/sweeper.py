@@ -1,14 +1,17 @@
 """The per-process timer: heartbeats, unrecorded presence, missed broadcasts, dead processes, idle
 sockets, clocks run out, computer turns nobody took, abandoned games, games nobody joined.
 
-One asyncio task per server process, started with the first connection. Its
-heartbeat keeps this process's connections counted; a process that stops beating
-(killed, say) is reaped by any other, and its players count as away from its last
-beat. The deadlines it acts on are stored in the database, so they survive a
-restart, and its actions go through the registry like any other, so the database
-still decides if two processes act on the same game at once. What the database
-failed to record while it was down (a socket that left, say) is recorded at the
-first sweep after it is back.
+One asyncio task per server process, started when the process begins serving
+(:func:`start_serving`, which the server daphne's command line builds calls), so clocks
+run out, outages are given back and the computer's stalled turns are taken while nobody
+is connected; under a server that does not call it (``manage.py runserver``), the first
+connection starts it (:func:`ensure_running`). Its heartbeat keeps this process's
+connections counted; a process that stops beating (killed, say) is reaped by any other,
+and its players count as away from its last beat. The deadlines it acts on are stored in
+the database, so they survive a restart, and its actions go through the registry like
+any other, so the database still decides if two processes act on the same game at once.
+What the database failed to record while it was down (a socket that left, say) is
+recorded at the first sweep after it is back.
 """
 
 from __future__ import annotations
@@ -36,6 +39,14 @@ def ensure_running() -> None:
     global _task
     if _task is None or _task.done():
         _task = asyncio.ensure_future(_run())
+
+
+def start_serving() -> None:
+    """The server listens and its event loop runs: from now on this process serves, so its timed
+    work begins, and an outage it started after is given back as of this moment (not of its first
+    socket, which may come much later). Call it on the event loop."""
+    liveness.began_serving()
+    ensure_running()
 
 
 def stop() -> None:

@@ -83,6 +83,15 @@ def test_daphne_server_run_assigns_its_websocket_factory():
     assert re.search(r"\bself\.ws_factory = WebSocketFactory\(", inspect.getsource(resolve("daphne.server.Server.run")))
 
 
+def test_daphne_calls_listen_success_before_its_loop_runs_and_sends_no_lifespan():
+    """LeanServer starts the sweeper from ``listen_success``, scheduled on the event loop: daphne
+    calls it once each endpoint listens, in ``Server.run`` before the reactor runs, and sends no
+    ASGI lifespan event that could carry the start instead."""
+    run = inspect.getsource(resolve("daphne.server.Server.run"))
+    assert run.index("listener.addCallback(self.listen_success)") < run.index("reactor.run(")
+    assert "lifespan" not in inspect.getsource(importlib.import_module("daphne.server"))
+
+
 def test_live_receivers_answers_sync_then_async():
     """config.asgi.loop_safe reads Django's private ``Signal._live_receivers``."""
     signal = Signal()
