@@ -1,16 +1,23 @@
 """Operators' view of games: find them, read their log, see the board, abort them live; and live numbers."""
 
+from datetime import timedelta
+
 from asgiref.sync import async_to_sync
 from django.contrib import admin, messages
-from django.db.models import Count, OuterRef, Q, Subquery
+from django.db.models import Count, Min, OuterRef, Q, Subquery
 from django.http import JsonResponse
 from django.template.response import TemplateResponse
+from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
 from games import liveness, metrics, pool, registry, seeking, store
 from games.engines import ENGINES
 from games.models import Game, GameEvent, Seek, Server
 from games.rules import RULES, IllegalMove
+
+# The admin's side list of every model takes a third of a laptop's width from the games list; the
+# index and the breadcrumbs lead everywhere it does.
+admin.site.enable_nav_sidebar = False
 
 DISC = {0: "", 1: "●", 2: "▲"}  # told apart by shape as well as colour (colours: static/css/admin-board.css)
 
@@ -65,6 +72,19 @@ class LiveFilter(admin.SimpleListFilter):
         return queryset
 
 
+# How a won game was won, in a word, for the list ("Red wins (resign)"): the loser resigned, left, ran out of time.
+OUTCOME_CAUSES = {"win": "four", "resigned": "resign", "abandoned": "left", "timeout": "time"}
+
+
+def _minute(moment) -> str:
+    """A time in the list: month, day and minute in the site's zone, the whole date on hover (the
+    game's page has it to the second)."""
+    if not moment:
+        return "-"
+    local = timezone.localtime(moment)
+    return format_html('<span title="{}">{}</span>', f"{local:%Y-%m-%d %H:%M:%S %Z}", f"{local:%m-%d %H:%M}")
+
+
 def _clock_text(ms: int) -> str:
     minutes, seconds = divmod(ms / 1000, 60)
     return f"{int(minutes)}:{seconds:04.1f}"
@@ -72,20 +92,20 @@ def _clock_text(ms: int) -> str:
 
 @admin.register(Game)
 class GameAdmin(admin.ModelAdmin):
+    # Short headers and compact values on one line each, so the whole list fits a laptop (1280 px)
+    # beside the filters: the game's kind (one so far) is a filter; its status, result, winner and
+    # an abort's code share a column (the abort's words, the level's name and the year on hover);
+    # times are to the minute. The game's page has everything in full.
     list_display = (
         "id",
-        "kind",
-        "time_control_name",
+        "clock_name",
         "public",
-        "opponent",
-        "status",
-        "result",
-        "abort_reason",
-        "winner",
+        "opponent_short",
+        "state",
         "seq",
         "connections",
-        "created_at",
-        "updated_at",
+        "created",
+        "updated",
     )
     list_filter = (
         LiveFilter,
@@ -131,6 +151,11 @@ class GameAdmin(admin.ModelAdmin):
     def has_add_permission(self, request):
         return False  # games are created by players, so they always have a creator's seat
 
+    def has_change_permission(self, request, obj=None):
+        """Nothing on a game's page can be saved (the log is the game): its page is for reading,
+        with Close, not Save. Aborting is the list's action, which needs no change permission."""
+        return False
+
     def get_queryset(self, request):
         aborted = GameEvent.objects.filter(game=OuterRef("pk"), kind=GameEvent.Kind.ABORTED)
         return (
@@ -150,7 +175,22 @@ class GameAdmin(admin.ModelAdmin):
             return "-"
         return f"{game.abort_code}: {game.abort_text}" if game.abort_code else game.abort_text
 
-    @admin.display(description="Connections", ordering="live_connections")
+    @admin.display(description="State", ordering="status")
+    def state(self, game):
+        """The list's status and result in one: "Waiting", "Playing", "Red wins (four)", "Draw",
+        "Aborted: expired" (the abort's words on hover). A game whose players left is "Playing"
+        until it is forfeited, as its status is."""
+        if game.status == Game.Status.ABORTED or game.result == Game.Result.ABORTED:
+            code = game.abort_code or "aborted"
+            return format_html('<span title="{}">Aborted: {}</span>', game.abort_text or "", code)
+        if game.status != Game.Status.FINISHED:
+            return game.get_status_display()
+        if game.result == Game.Result.DRAW or not game.winner:
+            return "Draw"
+        winner = RULES[game.kind].seat_names.get(game.winner, f"seat {game.winner}")
+        return f"{winner} wins ({OUTCOME_CAUSES.get(game.result, game.result)})"
+
+    @admin.display(description="Conn.", ordering="live_connections")
     def connections(self, game):
         """Greeted sockets to this game across every live server process."""
         return game.live_connections
@@ -175,9 +215,32 @@ class GameAdmin(admin.ModelAdmin):
         level = game.computer_level
         return f"computer as {names[game.computer_seat]}, level {level} ({levels.get(level, '?')})"
 
+    @admin.display(description="Opponent", ordering="computer_level")
+    def opponent_short(self, game):
+        """The list's opponent: "people", or "computer L3 (Yellow)"; the level's name on hover."""
+        if game.computer_seat is None:
+            return "people"
+        names, levels = RULES[game.kind].seat_names, ENGINES[game.kind].levels
+        level = game.computer_level
+        return format_html(
+            '<span title="{}">computer L{} ({})</span>', levels.get(level, "?"), level, names[game.computer_seat]
+        )
+
     @admin.display(description="Time control", ordering="time_control")
     def time_control_name(self, game):
         return game.time_control or "untimed"
+
+    @admin.display(description="Clock", ordering="time_control")
+    def clock_name(self, game):
+        return game.time_control or "untimed"
+
+    @admin.display(description="Created", ordering="created_at")
+    def created(self, game):
+        return _minute(game.created_at)
+
+    @admin.display(description="Updated", ordering="updated_at")
+    def updated(self, game):
+        return _minute(game.updated_at)
 
     @admin.display(description="Clocks")
     def clocks(self, game):
@@ -319,14 +382,36 @@ class ServerAdmin(admin.ModelAdmin):
 # ----- Live numbers -------------------------------------------------------------
 
 DASHBOARD_SECONDS = 5  # how often the page asks again
+# Moves per minute is counted in the newest events of the log, at most this many of them: a
+# bounded read however long the log. When all of them fall within the minute (a very busy
+# server), the rate is taken over the span they cover.
+RATE_WINDOW_EVENTS = 20_000
+
+
+def moves_per_minute(now=None) -> int:
+    """Moves committed in the last minute by every process, from the event log (the shared
+    truth), so the dashboard has a real figure on its first render."""
+    now = now or timezone.now()
+    since = now - timedelta(minutes=1)
+    newest = GameEvent.objects.order_by("-pk").values("pk")[:RATE_WINDOW_EVENTS]
+    recent = GameEvent.objects.filter(pk__in=Subquery(newest), created_at__gte=since).aggregate(
+        events=Count("pk"), moves=Count("pk", filter=Q(kind=GameEvent.Kind.MOVE)), oldest=Min("created_at")
+    )
+    if recent["events"] < RATE_WINDOW_EVENTS or recent["oldest"] is None:
+        return recent["moves"]
+    span = max((now - recent["oldest"]).total_seconds(), 1.0)
+    return round(recent["moves"] * 60 / span)
 
 
 def dashboard_numbers() -> dict[str, int]:
-    """The dashboard's numbers, read from the same collected values as /metrics."""
+    """The dashboard's numbers: the collected values /metrics serves, and two the database knows
+    (what the games list shows, and the rate of moves), each named for what it counts."""
     totals = metrics.totals()
     return {
         "open_sockets": int(totals.get("game_open_sockets", 0)),
+        "games_playing": Game.objects.filter(status=Game.Status.PLAYING).count(),
         "games_in_memory": int(totals.get("game_games_in_memory", 0)),
+        "moves_per_minute": moves_per_minute(),
         "moves_committed": int(totals.get("game_moves_committed_total", 0)),
         "refusals": int(totals.get("game_refusals_total", 0)),
     }

@@ -37,8 +37,10 @@ from games.rules import IllegalMove
 log = logging.getLogger(__name__)
 
 # The pause before a move, in seconds (the least and the most), at each level: a person sees the
-# computer "think" for a moment, quicker the stronger it is; the top levels spend it searching.
-PAUSES = {1: (0.8, 1.8), 2: (0.7, 1.5), 3: (0.6, 1.2), 4: (0.4, 0.9), 5: (0.2, 0.5)}
+# computer "think" for a moment, the search runs within it, and the move comes when both are over.
+# Both ends rise gently with the level: a stronger player seems to think a little longer (and the
+# top levels do search for most of it), so the weakest is never the slowest to answer.
+PAUSES = {1: (0.5, 0.8), 2: (0.6, 0.9), 3: (0.7, 1.0), 4: (0.8, 1.1), 5: (0.9, 1.2)}
 # In a timed game the computer plans to spend at most this share of what is left on one move.
 SHARE_OF_CLOCK = 1 / 25
 LEAST_BUDGET_SECONDS = 0.05

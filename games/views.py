@@ -153,6 +153,12 @@ def _time_control(name) -> TimeControl | None:
     return parse_time_control(name, settings.GAME_FIRST_MOVE_SECONDS, settings.GAME_EXTRA_TIME_CONTROLS)
 
 
+# The time control the home page's three forms (Play now, Play the computer, Start a game) start
+# with: one for all, a short game with an increment, so nobody waits on a stalled opponent for
+# ever. The API's default (untimed, when a client sends none) is its own and unchanged.
+HOME_TIME_CONTROL = "3+2"
+
+
 async def _home(request: HttpRequest, context: dict | None = None, status: int = 200):
     """The home page, with the lobby's lists as they stand (its script keeps them live)."""
     try:
@@ -160,7 +166,12 @@ async def _home(request: HttpRequest, context: dict | None = None, status: int =
     except store.DATABASE_ERRORS:
         lists = {"challenges": [], "games": [], "seekers": {}}
     levels = list(ENGINES["connect4"].levels.items())
-    context = {"lists": lists, "computer_levels": levels, **(context or {})}
+    context = {
+        "lists": lists,
+        "computer_levels": levels,
+        "default_time_control": HOME_TIME_CONTROL,
+        **(context or {}),
+    }
     return render(request, "games/home.html", context, status=status)
 
 

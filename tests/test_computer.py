@@ -4,6 +4,10 @@ when it plays Red, agrees to a rematch, never counts as away, and a turn nobody 
 thinking process died) is taken by the sweeper."""
 
 import asyncio
+import os
+import random
+import time
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
@@ -13,6 +17,7 @@ from django.utils import timezone
 
 from games import computer, registry, store
 from games.clock import TimeControl
+from games.match import new_match
 from games.models import Game, GameEvent
 from games.rules import IllegalMove
 from tests.test_views import client_config
@@ -231,6 +236,39 @@ async def test_the_computers_moves_carry_both_clocks_in_a_timed_game(sockets):
         assert reply["clock"]["running"] == 1
     # From the second move on the computer's clock runs, and it thinks within what it has.
     assert 0 < reply["clocks"][1] <= 60_000
+
+
+def test_the_pause_before_a_move_rises_with_the_level_for_every_draw(settings):
+    """The natural pauses: for any random draw, no level waits longer than a stronger one, so the
+    beginner is never the slowest to answer; the stronger levels wait a little longer, not more."""
+    settings.GAME_COMPUTER_PACE = 1
+    for seed in range(500):
+        pauses = [
+            computer.plan(replace(new_match("connect4"), computer=(2, level)), 0, random.Random(seed))[1]
+            for level in range(1, 6)
+        ]
+        assert pauses == sorted(pauses), (seed, pauses)
+        assert pauses[0] >= 0.5 and pauses[-1] <= 1.2, (seed, pauses)
+
+
+async def test_level_1_answers_no_later_than_level_5_through_the_consumer(sockets, settings, monkeypatch):
+    """The same conditions for both: the same random draw for every turn, the engine's worker
+    already up, twice the natural pace so that the pauses outweigh the machine's noise. The time
+    from creating the game to its opening move on the person's socket is level 1's no longer."""
+    settings.GAME_COMPUTER_PACE = 2
+    monkeypatch.setattr(computer, "seed_for", lambda game_id, seq: 20_261_206)
+    await asyncio.get_running_loop().run_in_executor(computer.pool(), os.getpid)
+    answered = {}
+    for level in (1, 5):
+        began = time.monotonic()
+        game_id, token = await registry.create_computer_game(human_seat=2, level=level)
+        player = await sockets(game_id)
+        welcome = await player.hello(token=token)
+        if not any(event["type"] == "move" for event in welcome["events"]):
+            await player.receive_type("move", timeout=10)
+        answered[level] = time.monotonic() - began
+    print(f"the opening move came after {answered[1]:.2f} s at level 1, {answered[5]:.2f} s at level 5")
+    assert answered[1] <= answered[5], answered
 
 
 async def test_a_computer_game_can_be_created_through_the_api(async_client):

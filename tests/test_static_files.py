@@ -6,11 +6,12 @@ reverse); with hashed names, each version of a module can only ever load the ver
 collected with.
 """
 
+import http.client
 import json
 import posixpath
 import re
 
-from tests.servers import ROOT, manage, production_env
+from tests.servers import ROOT, Daphne, manage, prepare, production_env
 
 SOURCE = ROOT / "static" / "js"
 # import ... from './x.js';   export ... from './x.js';   import './x.js';   import('./x.js')
@@ -97,3 +98,30 @@ def render_seek_page() -> str:
 
     seek = {"id": "ABCD2345EFGH", "status": "waiting", "time_control": "3+2"}
     return render_to_string("games/seek.html", {"seek": seek, "client": {}})
+
+
+def test_favicon_ico_answers_with_the_sites_icon_and_every_page_links_it(tmp_path):
+    """Browsers and tools ask for /favicon.ico unprompted: it leads to the icon the pages link,
+    the site's and the admin's alike, served as an SVG by a production-like server."""
+    server = Daphne(prepare(tmp_path), tmp_path / "daphne.log").start()
+    try:
+
+        def get(path: str) -> tuple[int, dict, bytes]:
+            connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+            connection.request("GET", path, headers={"Host": "127.0.0.1"})
+            response = connection.getresponse()
+            return response.status, dict(response.getheaders()), response.read()
+
+        status, headers, _ = get("/favicon.ico")
+        assert status == 302
+        icon = headers["Location"]
+        assert re.fullmatch(r"/static/favicon\.[0-9a-f]{12}\.svg", icon), icon
+        status, headers, body = get(icon)
+        assert status == 200 and headers["Content-Type"].startswith("image/svg+xml")
+        assert body.lstrip().startswith(b"<svg")
+        link = f'<link rel="icon" href="{icon}" type="image/svg+xml">'.encode()
+        for page in ("/", "/admin/login/"):
+            status, _, body = get(page)
+            assert status == 200 and link in body, page
+    finally:
+        server.stop()

@@ -43,6 +43,17 @@ def test_home_offers_a_new_game_and_a_code_box(client):
     assert b'name="code"' in response.content
 
 
+def test_the_home_pages_three_forms_start_with_one_time_control(client):
+    """Play now, Play the computer and Start a game all begin at 3+2; the API's default stays untimed."""
+    page = client.get("/").content.decode()
+    for select in ("play-time-control", "computer-time-control", "time-control"):
+        options = re.search(rf'<select id="{select}" name="time_control"[^>]*>(.*?)</select>', page, re.S)
+        assert options, select
+        assert re.findall(r'<option value="([^"]+)" selected>', options.group(1)) == ["3+2"], select
+    game_id = client.post("/api/games", data="{}", content_type="application/json").json()["id"]
+    assert Game.objects.get(pk=game_id).time_control == ""
+
+
 def test_new_game_gives_the_creator_seat_one_and_an_invite_link(client):
     game_id = create_game(client)
     assert is_game_id(game_id)

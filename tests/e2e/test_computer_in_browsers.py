@@ -14,7 +14,7 @@ LEVEL_1 = "Computer · level 1, Beginner"
 THINKING = "The computer is thinking…"
 # How a finished game reads to the person who played it (words.js, outcomeText).
 RESULT = re.compile(r"^(You win!|The computer wins\. Good game!|Draw: the board is full\.)$")
-# A computer's move takes its pause (up to 1.8 s at level 1 at the natural pace) plus, for the
+# A computer's move takes its pause (up to 1.2 s at level 5 at the natural pace) plus, for the
 # first move of a server, the start of the engine's worker process.
 COMPUTER_MOVE_MS = 15_000
 # The person opens at the edge and then answers on top of the computer's last disc, or, when that
@@ -188,7 +188,7 @@ def test_the_computer_opens_when_it_plays_red(new_page, server, screenshot):
     expect(page.locator('#board [data-cell$=",0"][data-seat="1"]')).to_have_count(1)
     expect(page.locator("#moves li")).to_have_count(1)
     expect(page.locator("#moves li").first).to_contain_text(re.compile(r"^Red: column [1-7]$"))
-    # The page said the computer was thinking before its disc came (the pause is 0.8 s at least).
+    # The page said the computer was thinking before its disc came (the pause is 0.5 s at least).
     seen = page.evaluate("window.statusSeen")
     assert THINKING in seen and seen.index(THINKING) < seen.index("Your turn"), seen
     expect_no_two_player_furniture(page)

@@ -234,7 +234,7 @@ def test_the_watch_list_shows_a_game_in_play_and_its_spectators_live(new_page, s
     listed = row(viewer, "live-games", game)
     expect(listed).to_be_visible()
     expect(row(viewer, "live-games", GAME_URL.search(private).group(1))).to_have_count(0)
-    expect(listed.locator(".list-control")).to_have_text("Untimed")
+    expect(listed.locator(".list-control")).to_have_text("3+2")  # the home page's default
     expect(listed.locator(".list-spectators")).to_have_text("0 watching")
     expect(viewer.locator("#live-empty")).to_be_hidden()
     rendered = new_page(java_script_enabled=False)
