@@ -139,21 +139,36 @@ async def home(request):
 
 @require_POST
 async def create(request):
-    """The New game button: seat 1 goes to whoever pressed it."""
+    """The New game button: whoever pressed it gets the colour they chose (Red without a choice)."""
     if wait := await _refused(request, limits.CREATE):
         return await _home_refused(request, limits.CREATE, wait)
     try:
         control = _time_control(request.POST.get("time_control"))
-    except BadTimeControl as refusal:
+        seat = _seat_choice(request.POST.get("seat"), default=1)
+    except (BadTimeControl, ValueError) as refusal:
         return await _home(request, {"notice": str(refusal)}, status=400)
     public = request.POST.get("public") in ("on", "1", "true")
-    game_id, token = await registry.create_game(control=control, public=public)
+    game_id, token = await registry.create_game(control=control, public=public, seat=seat)
     await _remember_seat(request, game_id, token)
     return redirect("game", game_id=game_id)
 
 
 LEVEL_CHOICES = "'level' must be a whole number from 1 to 5."
 SEAT_CHOICES = "'seat' must be 1 (Red, moves first), 2 (Yellow) or \"random\"."
+
+
+def _seat_choice(seat, default: int | None = None) -> int:
+    """The seat a player chose (1, 2, or drawn for "random"), as a form or a bot sent it; missing,
+    ``default`` (None: drawn). ValueError with a message that says what is allowed."""
+    if seat in (None, "") and default is not None:
+        return default
+    if seat in (None, "", "random"):
+        return secrets.choice((1, 2))
+    if isinstance(seat, str) and seat in ("1", "2"):
+        seat = int(seat)
+    if seat not in (1, 2) or isinstance(seat, bool):
+        raise ValueError(SEAT_CHOICES)
+    return seat
 
 
 def _computer_choice(level, seat) -> tuple[int, int]:
@@ -163,13 +178,7 @@ def _computer_choice(level, seat) -> tuple[int, int]:
         level = int(level)
     if not isinstance(level, int) or isinstance(level, bool) or level not in ENGINES["connect4"].levels:
         raise ValueError(LEVEL_CHOICES)
-    if seat in (None, "", "random"):
-        return level, secrets.choice((1, 2))
-    if isinstance(seat, str) and seat in ("1", "2"):
-        seat = int(seat)
-    if seat not in (1, 2) or isinstance(seat, bool):
-        raise ValueError(SEAT_CHOICES)
-    return level, seat
+    return level, _seat_choice(seat)
 
 
 @require_POST
@@ -221,6 +230,9 @@ async def _render_game(request: HttpRequest, game: Game, status: int = 200, watc
         "watching": watching,
         "held_seat": held if watching else None,
         "can_join": not watching and seat is None and game.status == Game.Status.WAITING,
+        # While it waits, the seat its creator left free (a join takes it), and the creator's.
+        "free_colour": RULES[game.kind].seat_names[2 if game.seat1_token_hash else 1],
+        "creator_colour": RULES[game.kind].seat_names[1 if game.seat1_token_hash else 2],
         "client": {
             "gameId": game.id,
             "seat": seat,
@@ -303,7 +315,8 @@ async def _again(game: Game, seat: int) -> dict:
         return {"kind": COMPUTER, "text": text}
     if await _paired_by_play_now(game):
         return {"kind": PLAY_NOW, "text": f"Look for a new opponent, {control}."}
-    return {"kind": FRIEND, "text": f"A new game to invite a friend to, {control}."}
+    colour = RULES[game.kind].seat_names[3 - seat]
+    return {"kind": FRIEND, "text": f"A new game to invite a friend to, {control}, you play {colour}."}
 
 
 async def _computer_again(request: HttpRequest, game: Game, seat: int):
@@ -324,7 +337,8 @@ async def _computer_again(request: HttpRequest, game: Game, seat: int):
 @require_POST
 async def play_again(request, game_id):
     """Play again, for a player of a game that is over: the same kind of game, the same time
-    control. The computer: the rematch. Play now: a new seek. A friend: a new game to invite to."""
+    control. The computer: the rematch. Play now: a new seek. A friend: a new game to invite to,
+    the colours swapped."""
     game = await _game_or_404(game_id)
     seat, _ = await _seat_in_session(request, game)
     if seat is None or game.status not in (Game.Status.FINISHED, Game.Status.ABORTED):
@@ -342,7 +356,8 @@ async def play_again(request, game_id):
         return await lobby_views.start_seek(request, game.time_control)
     if wait := await _refused(request, limits.CREATE):
         return await _home_refused(request, limits.CREATE, wait)
-    new_id, token = await registry.create_game(game.kind, _time_control(game.time_control), game.public)
+    control, swapped = _time_control(game.time_control), 3 - seat  # colours swapped, as in a rematch
+    new_id, token = await registry.create_game(game.kind, control, game.public, swapped)
     await _remember_seat(request, new_id, token)
     return redirect("game", game_id=new_id)
 
@@ -390,10 +405,14 @@ async def api_create(request):
         public = public in ("true", "on", "1")
     if not isinstance(public, bool):
         return _api_error(400, "bad_field", "'public' must be true or false.")
+    try:
+        seat = _seat_choice(body.get("seat"), default=1)
+    except ValueError as refusal:
+        return _api_error(400, "bad_field", str(refusal))
     if wait := await _refused(request, limits.CREATE):
         return _rate_limited(limits.CREATE, wait)
-    game_id, token = await registry.create_game(kind, control, public)
-    return JsonResponse({"id": game_id, "seat": 1, "token": token, **_urls(request, game_id)}, status=201)
+    game_id, token = await registry.create_game(kind, control, public, seat)
+    return JsonResponse({"id": game_id, "seat": seat, "token": token, **_urls(request, game_id)}, status=201)
 
 
 async def _api_create_computer_game(request, body: dict, kind: str, control: TimeControl | None) -> JsonResponse:

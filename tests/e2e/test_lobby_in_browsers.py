@@ -88,6 +88,7 @@ def start_public_and_join(new_page, server):
     red = new_page()
     red.goto(server.url + "/")
     red.check("#public")
+    red.select_option("#start-seat", "1")  # Red, who moves first (the default is random)
     red.click("#new-game")
     expect(red).to_have_url(GAME_URL)
     invite = red.url
@@ -188,6 +189,7 @@ def test_a_public_challenge_shows_up_live_and_accept_starts_the_game(new_page, s
 
     private = new_page()
     private.goto(server.url + "/")
+    private.select_option("#start-seat", "1")  # Red, who moves first (the default is random)
     private.click("#new-game")
     expect(private).to_have_url(GAME_URL)
     private_id = game_id(private)
@@ -196,6 +198,7 @@ def test_a_public_challenge_shows_up_live_and_accept_starts_the_game(new_page, s
     creator.goto(server.url + "/")
     creator.select_option("#time-control", "5+0")
     creator.check("#public")
+    creator.select_option("#start-seat", "1")  # Red, who moves first (the default is random)
     creator.click("#new-game")
     expect(creator).to_have_url(GAME_URL)
     public_id = game_id(creator)
@@ -353,6 +356,7 @@ def test_the_lobby_comes_back_after_a_drop_with_what_it_missed(new_page, server)
     creator = new_page()
     creator.goto(server.url + "/")
     creator.check("#public")
+    creator.select_option("#start-seat", "1")  # Red, who moves first (the default is random)
     creator.click("#new-game")
     expect(creator).to_have_url(GAME_URL)
     missed = game_id(creator)
@@ -398,6 +402,7 @@ def test_play_again_after_a_play_now_game_and_after_a_game_with_a_friend(new_pag
     red = new_page(**size)
     red.goto(server.url + "/")
     red.get_by_role("region", name="Start a game").get_by_label("Time control").select_option("5+0")
+    red.select_option("#start-seat", "1")  # Red, who moves first (the default is random)
     red.click("#new-game")
     expect(red).to_have_url(GAME_URL)
     yellow = new_page(**size)
@@ -406,7 +411,7 @@ def test_play_again_after_a_play_now_game_and_after_a_game_with_a_friend(new_pag
     expect(red.locator("body")).to_have_attribute("data-status", "playing")
     play(red, yellow, [3, 2])
     resign(yellow)
-    expect(yellow.locator("#play-again-hint")).to_have_text("A new game to invite a friend to, 5+0.")
+    expect(yellow.locator("#play-again-hint")).to_have_text("A new game to invite a friend to, 5+0, you play Red.")
     finished = yellow.url
     yellow.click("#play-again")
     expect(yellow).to_have_url(GAME_URL)
@@ -415,3 +420,4 @@ def test_play_again_after_a_play_now_game_and_after_a_game_with_a_friend(new_pag
     expect(yellow.locator("#clock-control")).to_have_text("5+0")
     expect(yellow.locator("#invite")).to_be_visible()
     expect(yellow.locator("#invite-url")).to_have_value(yellow.url)
+    expect(yellow.locator("#you")).to_have_text("You are Red (seat 1)")  # colours swapped, as in a rematch
