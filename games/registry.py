@@ -463,13 +463,20 @@ async def create_game(
 
 
 async def create_computer_game(
-    kind: str = "connect4", control: TimeControl | None = None, human_seat: int = 1, level: int = 1
+    kind: str = "connect4",
+    control: TimeControl | None = None,
+    human_seat: int = 1,
+    level: int = 1,
+    public: bool = False,
 ) -> tuple[str, str]:
-    """A game against the computer at ``level``, in play at once: its ID and the person's token
-    (the person has ``human_seat``; when that is 2, the computer starts thinking now)."""
-    created = await journal.run(store.create_computer_game, kind, control, human_seat, level, now_ms())
+    """A game against the computer at ``level``, in play at once (on the lobby's watch list if
+    ``public``): its ID and the person's token (the person has ``human_seat``; when that is 2, the
+    computer starts thinking now)."""
+    created = await journal.run(store.create_computer_game, kind, control, human_seat, level, now_ms(), public)
     metrics.GAMES_CREATED.inc()
     metrics.GAMES_STARTED.inc()
+    if public:
+        lobby.changed()
     await computer.start(created[0])
     return created
 

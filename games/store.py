@@ -263,10 +263,10 @@ def started_game_statements(
 
 
 def create_computer_game(
-    kind: str, control: TimeControl | None, human_seat: int, level: int, now_ms: int
+    kind: str, control: TimeControl | None, human_seat: int, level: int, now_ms: int, public: bool = False
 ) -> tuple[str, str]:
     """A game against the computer, in play at once: the person's seat and the computer's at
-    ``level`` (1 to 5). Return its ID and the person's token."""
+    ``level`` (1 to 5); on the lobby's watch list if ``public``. Return its ID and the person's token."""
     new_match(kind)  # refuses unknown kinds before anything is written
     token = new_seat_token()
     computer = (3 - human_seat, level)
@@ -274,7 +274,7 @@ def create_computer_game(
     for _ in range(5):
         game_id = new_game_id()
         try:
-            _script(started_game_statements(game_id, kind, hashes, control, now_ms, computer=computer))
+            _script(started_game_statements(game_id, kind, hashes, control, now_ms, public=public, computer=computer))
             return game_id, token
         except IntegrityError:  # an ID collision: draw again
             continue

@@ -183,7 +183,8 @@ def _computer_choice(level, seat) -> tuple[int, int]:
 
 @require_POST
 async def play_computer(request):
-    """Play the computer: the chosen level, colour and time control; the game starts at once."""
+    """Play the computer: the chosen level, colour and time control; the game starts at once, on
+    the lobby's watch list unless the person unticked "public" (the form ticks it)."""
     if wait := await _refused(request, limits.CREATE):
         return await _home_refused(request, limits.CREATE, wait)
     try:
@@ -191,7 +192,8 @@ async def play_computer(request):
         level, seat = _computer_choice(request.POST.get("level"), request.POST.get("seat"))
     except (BadTimeControl, ValueError) as refusal:
         return await _home(request, {"computer_notice": str(refusal)}, status=400)
-    game_id, token = await registry.create_computer_game(control=control, human_seat=seat, level=level)
+    public = request.POST.get("public") in ("on", "1", "true")
+    game_id, token = await registry.create_computer_game(control=control, human_seat=seat, level=level, public=public)
     await _remember_seat(request, game_id, token)
     return redirect("game", game_id=game_id)
 
@@ -398,13 +400,13 @@ async def api_create(request):
     opponent = body.get("opponent", "person")
     if opponent not in ("person", "computer"):
         return _api_error(400, "bad_field", '\'opponent\' must be "person" or "computer".')
-    if opponent == "computer":
-        return await _api_create_computer_game(request, body, kind, control)
     public = body.get("public", False)
     if isinstance(public, str) and request.content_type != "application/json":  # a form says "true" or "on"
         public = public in ("true", "on", "1")
     if not isinstance(public, bool):
         return _api_error(400, "bad_field", "'public' must be true or false.")
+    if opponent == "computer":
+        return await _api_create_computer_game(request, body, kind, control, public)
     try:
         seat = _seat_choice(body.get("seat"), default=1)
     except ValueError as refusal:
@@ -415,14 +417,16 @@ async def api_create(request):
     return JsonResponse({"id": game_id, "seat": seat, "token": token, **_urls(request, game_id)}, status=201)
 
 
-async def _api_create_computer_game(request, body: dict, kind: str, control: TimeControl | None) -> JsonResponse:
+async def _api_create_computer_game(
+    request, body: dict, kind: str, control: TimeControl | None, public: bool
+) -> JsonResponse:
     try:
         level, seat = _computer_choice(body.get("level", 1), body.get("seat"))
     except ValueError as refusal:
         return _api_error(400, "bad_field", str(refusal))
     if wait := await _refused(request, limits.CREATE):
         return _rate_limited(limits.CREATE, wait)
-    game_id, token = await registry.create_computer_game(kind, control, seat, level)
+    game_id, token = await registry.create_computer_game(kind, control, seat, level, public)
     computer = {"seat": 3 - seat, "level": level, "name": ENGINES[kind].levels[level]}
     body = {"id": game_id, "seat": seat, "token": token, "computer": computer, **_urls(request, game_id)}
     return JsonResponse(body, status=201)

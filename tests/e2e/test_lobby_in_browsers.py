@@ -11,6 +11,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
+from tests.e2e.test_computer_in_browsers import start_computer_game
 from tests.e2e.test_play_in_browsers import LAPTOPS, play, start_and_join
 
 SEEK_URL = re.compile(r"/play/[2-9A-HJ-NP-Z]{12}/$")
@@ -421,3 +422,23 @@ def test_play_again_after_a_play_now_game_and_after_a_game_with_a_friend(new_pag
     expect(yellow.locator("#invite")).to_be_visible()
     expect(yellow.locator("#invite-url")).to_have_value(yellow.url)
     expect(yellow.locator("#you")).to_have_text("You are Red (seat 1)")  # colours swapped, as in a rematch
+
+
+def test_a_game_against_the_computer_is_listed_and_watched_like_any_public_game(new_page, server):
+    viewer = home(new_page, server)
+    expect(viewer.locator("#computer-public")).to_be_checked()  # public by default, as Play now games are
+    player = start_computer_game(new_page, server, seat="1", level="2")
+    game = game_id(player)
+    listed = row(viewer, "live-games", game)
+    expect(listed.locator(".list-spectators")).to_have_text("Against the computer, level 2 · 0 watching")
+    rendered = new_page(java_script_enabled=False)
+    rendered.goto(server.url + "/")
+    same_markup(listed, row(rendered, "live-games", game))
+
+    listed.get_by_role("link", name=re.compile("^Watch")).click()
+    expect(viewer).to_have_url(f"{server.url}/g/{game}/watch")
+    expect(viewer.locator("#you")).to_have_text("You are watching")
+    expect(viewer.locator("#opponent")).to_have_text("Red is playing the computer (level 2)")
+    player.click("#column-3")
+    expect(viewer.locator('[data-cell="3,0"]')).to_have_attribute("data-seat", "1")  # watched live
+    expect(viewer.locator("#board [data-cell][data-seat]")).to_have_count(2, timeout=15_000)  # and its answer
