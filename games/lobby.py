@@ -1,5 +1,6 @@
-"""The lobby's live lists: open challenges, public games being played (open challenges taken, and
-strangers paired by Play now; an invite stays private), and seekers waiting per time control.
+"""The lobby's live lists: open challenges, public games being played (open challenges taken,
+strangers paired by Play now, and games against the computer left public, as its form does by
+default; an invite stays private), and seekers waiting per time control.
 
 Whatever changes a list (a public game created or taken, a game starting or ending, spectators
 coming and going, a seek made or ended) calls :func:`changed`. Within ``PUSH_DELAY`` the process
@@ -20,6 +21,7 @@ from django.db.models import Count
 from django.utils import timezone
 
 from games import journal, pool, store
+from games.engines import ENGINES
 from games.models import Connection, Game
 
 log = logging.getLogger(__name__)
@@ -31,6 +33,14 @@ LIST_LENGTH = 50  # of each list
 
 def _ms(moment) -> int:
     return int(moment.timestamp() * 1000)
+
+
+def _computer(game: Game) -> dict | None:
+    """The computer opponent as the game's state names it, or None when both players are people."""
+    if game.computer_seat is None:
+        return None
+    level = game.computer_level
+    return {"seat": game.computer_seat, "level": level, "name": ENGINES[game.kind].levels[level]}
 
 
 def read_lists() -> dict:
@@ -57,6 +67,7 @@ def read_lists() -> dict:
                 "time_control": game.time_control,
                 "started_at": _ms(game.started_at or game.created_at),
                 "spectators": spectators.get(game.id, 0),
+                "computer": _computer(game),
             }
             for game in playing
         ],

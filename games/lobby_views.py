@@ -158,7 +158,8 @@ async def seek_computer(request, seek_id):
     await request.session.apop(SESSION_SEEK, None)
     control = _time_control(found.time_control if found is not None else "")
     seat = secrets.choice((1, 2))
-    game_id, token = await registry.create_computer_game(control=control, human_seat=seat, level=level)
+    # Public, as the Play now game it stands in for would have been.
+    game_id, token = await registry.create_computer_game(control=control, human_seat=seat, level=level, public=True)
     await _remember_seat(request, game_id, token)
     return redirect("game", game_id=game_id)
 

@@ -78,6 +78,13 @@ class Match:
         return self.rules.seat_names[seat]
 
     @property
+    def free_seat(self) -> int | None:
+        """The seat a join takes while the game waits: the one its creator left free."""
+        if self.status != WAITING:
+            return None
+        return next((seat for seat in (1, 2) if seat not in self.seats), None)
+
+    @property
     def computer_seat(self) -> int | None:
         return self.computer[0] if self.computer is not None else None
 
@@ -137,11 +144,12 @@ def parse_move_id(payload: dict) -> str | None:
 
 
 def decide_join(match: Match, now_ms: int = 0) -> Event:
-    """Seat 2 taken at ``now_ms``: in a timed game, the first move's limit starts then."""
+    """The free seat taken at ``now_ms``: in a timed game, the first move's limit starts then."""
     _require_live(match)
-    if 2 in match.seats:
+    seat = match.free_seat
+    if seat is None:
         raise IllegalMove("seat_taken", "Both seats are taken; you can watch.")
-    return Event(seq=match.seq + 1, kind="joined", seat=2, data={"at": now_ms} if match.clock else {})
+    return Event(seq=match.seq + 1, kind="joined", seat=seat, data={"at": now_ms} if match.clock else {})
 
 
 def decide_move(match: Match, seat: int | None, payload: dict, now_ms: int = 0) -> Event:
@@ -286,10 +294,11 @@ def apply_event(match: Match, event: Event) -> Match:
         clock = None if control is None else clocks.new_clock(TimeControl.from_data(control))
         computer = event.data.get("computer")
         computer = None if computer is None else (computer["seat"], computer["level"])
-        return replace(match, seq=seq, seats=frozenset({1}), clock=clock, computer=computer)
+        # The creator's seat: 1 unless they chose Yellow (older logs always say 1).
+        return replace(match, seq=seq, seats=frozenset({seat or 1}), clock=clock, computer=computer)
     if kind == "joined":
         clock = None if match.clock is None else clocks.start(match.clock, event.data["at"])
-        return replace(match, seq=seq, seats=match.seats | {2}, status=PLAYING, clock=clock)
+        return replace(match, seq=seq, seats=match.seats | {seat or 2}, status=PLAYING, clock=clock)
     if kind == "move":
         board, _ = match.rules.apply(match.board, seat, event.data["column"])
         move_ids = match.move_ids
@@ -377,6 +386,7 @@ def snapshot(match: Match, history: list[dict], now_ms: int | None = None) -> di
         **match.summary(now_ms),
         "rematch_offers": sorted(match.rematch_offers),
         "rematch_id": match.rematch_id,
+        "free_seat": match.free_seat,
         "abort_code": abort_code(match, history),
         "computer": computer_json(match),
         **match.rules.to_json(match.board),

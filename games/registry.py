@@ -357,7 +357,7 @@ async def _act(
                 before, live.match = live.match, after
                 _watch_clock(live)
                 if event.kind == "joined":
-                    live.token_hashes[2] = token_hash
+                    live.token_hashes[event.seat] = token_hash
                 message = public_event(event, after)
                 live.history.append(message)
                 raw = [event.seq, event.kind, event.seat, event.data]
@@ -482,11 +482,11 @@ async def give_back(game_id: str, outage_from_ms: int, outage_to_ms: int) -> dic
 
 
 async def create_game(
-    kind: str = "connect4", control: TimeControl | None = None, public: bool = False
+    kind: str = "connect4", control: TimeControl | None = None, public: bool = False, seat: int = 1
 ) -> tuple[str, str]:
-    """A new game with seat 1 taken (timed by ``control``; an open challenge in the lobby if
-    ``public``): its ID and seat 1's token."""
-    created = await journal.run(store.create_game, kind, control, public)
+    """A new game with the creator in ``seat`` (timed by ``control``; an open challenge in the
+    lobby if ``public``): its ID and the creator's token."""
+    created = await journal.run(store.create_game, kind, control, public, seat)
     metrics.GAMES_CREATED.inc()
     if public:
         lobby.changed()
@@ -494,19 +494,26 @@ async def create_game(
 
 
 async def create_computer_game(
-    kind: str = "connect4", control: TimeControl | None = None, human_seat: int = 1, level: int = 1
+    kind: str = "connect4",
+    control: TimeControl | None = None,
+    human_seat: int = 1,
+    level: int = 1,
+    public: bool = False,
 ) -> tuple[str, str]:
-    """A game against the computer at ``level``, in play at once: its ID and the person's token
-    (the person has ``human_seat``; when that is 2, the computer starts thinking now)."""
-    created = await journal.run(store.create_computer_game, kind, control, human_seat, level, now_ms())
+    """A game against the computer at ``level``, in play at once (on the lobby's watch list if
+    ``public``): its ID and the person's token (the person has ``human_seat``; when that is 2, the
+    computer starts thinking now)."""
+    created = await journal.run(store.create_computer_game, kind, control, human_seat, level, now_ms(), public)
     metrics.GAMES_CREATED.inc()
     metrics.GAMES_STARTED.inc()
+    if public:
+        lobby.changed()
     await computer.start(created[0])
     return created
 
 
 async def join(game_id: str, token: str | None = None) -> tuple[int, str, dict]:
-    """Claim seat 2: the seat, its token (shown once) and the joined event.
+    """Claim the free seat: the seat, its token (shown once) and the joined event.
 
     A join retried with the token of an attempt that met a database error finds the seat
     that attempt took if its commit went through after all, instead of being refused."""
@@ -515,15 +522,16 @@ async def join(game_id: str, token: str | None = None) -> tuple[int, str, dict]:
 
     def decide(live: LiveGame) -> Event:
         nonlocal joined
-        if token_matches(token, live.token_hashes.get(2, "")):
-            joined = next(event for event in live.history if event["type"] == "joined")
+        joined = next((event for event in live.history if event["type"] == "joined"), None)
+        if joined is not None and token_matches(token, live.token_hashes.get(joined["seat"], "")):
             raise AlreadyApplied(joined["seq"])
         return decide_join(live.match, now_ms())
 
     try:
-        return 2, token, await _act(game_id, decide, token_hash=hash_token(token))
-    except AlreadyApplied:
-        return 2, token, joined
+        joined = await _act(game_id, decide, token_hash=hash_token(token))
+    except AlreadyApplied:  # ``joined`` is the event that attempt committed
+        return joined["seat"], token, joined
+    return joined["seat"], token, joined
 
 
 async def move(game_id: str, seat: int | None, payload: dict) -> dict:

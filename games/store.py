@@ -165,13 +165,16 @@ _NEW_GAME_COLUMN_LIST = ", ".join(_NEW_GAME_COLUMNS)
 _NEW_GAME_PLACEHOLDERS = ", ".join(["%s"] * len(_NEW_GAME_COLUMNS))
 
 
-def create_game(kind: str = "connect4", control: TimeControl | None = None, public: bool = False) -> tuple[str, str]:
-    """Create a game with seat 1 taken (timed by ``control``, if given; listed in the lobby if
-    ``public``); return its ID and seat 1's token."""
+def create_game(
+    kind: str = "connect4", control: TimeControl | None = None, public: bool = False, seat: int = 1
+) -> tuple[str, str]:
+    """Create a game with the creator in ``seat`` (timed by ``control``, if given; listed in the
+    lobby if ``public``); return its ID and the creator's token."""
     start = new_match(kind)  # refuses unknown kinds before anything is written
-    created = Event(seq=1, kind="created", seat=1, data=created_data(control))
+    created = Event(seq=1, kind="created", seat=seat, data=created_data(control))
     tc_name = control.name if control else ""
     token = new_seat_token()
+    hashes = {seat: hash_token(token), 3 - seat: ""}
     for _ in range(5):
         game_id, now = new_game_id(), _to_db(timezone.now())
         try:
@@ -179,7 +182,7 @@ def create_game(kind: str = "connect4", control: TimeControl | None = None, publ
                 [
                     (
                         f"INSERT INTO {_GAME} ({_NEW_GAME_COLUMN_LIST}) VALUES ({_NEW_GAME_PLACEHOLDERS})",
-                        [game_id, kind, tc_name, public, WAITING, "", 1, hash_token(token), "", 0, now, now],
+                        [game_id, kind, tc_name, public, WAITING, "", 1, hashes[1], hashes[2], 0, now, now],
                     ),
                     _insert_event_statement([Append(game_id, created, start)], now),
                 ]
@@ -260,10 +263,10 @@ def started_game_statements(
 
 
 def create_computer_game(
-    kind: str, control: TimeControl | None, human_seat: int, level: int, now_ms: int
+    kind: str, control: TimeControl | None, human_seat: int, level: int, now_ms: int, public: bool = False
 ) -> tuple[str, str]:
     """A game against the computer, in play at once: the person's seat and the computer's at
-    ``level`` (1 to 5). Return its ID and the person's token."""
+    ``level`` (1 to 5); on the lobby's watch list if ``public``. Return its ID and the person's token."""
     new_match(kind)  # refuses unknown kinds before anything is written
     token = new_seat_token()
     computer = (3 - human_seat, level)
@@ -271,7 +274,7 @@ def create_computer_game(
     for _ in range(5):
         game_id = new_game_id()
         try:
-            _script(started_game_statements(game_id, kind, hashes, control, now_ms, computer=computer))
+            _script(started_game_statements(game_id, kind, hashes, control, now_ms, public=public, computer=computer))
             return game_id, token
         except IntegrityError:  # an ID collision: draw again
             continue
@@ -351,7 +354,7 @@ class Append:
         if self.after.over:
             fields.update(result=self.after.result, winner=self.after.winner, finished_at=now)
         if self.event.kind == "joined":
-            fields["seat2_token_hash"] = self.token_hash
+            fields["seat1_token_hash" if self.event.seat == 1 else "seat2_token_hash"] = self.token_hash
             fields["started_at"] = now
         if self.after.computer is not None:
             fields["computer_turn_since"] = now if self.after.computer_to_move else None

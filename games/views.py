@@ -182,15 +182,16 @@ async def home(request):
 
 @require_POST
 async def create(request):
-    """The New game button: seat 1 goes to whoever pressed it."""
+    """The New game button: whoever pressed it gets the colour they chose (Red without a choice)."""
     if wait := await _refused(request, limits.CREATE):
         return await _home_refused(request, limits.CREATE, wait)
     try:
         control = _time_control(request.POST.get("time_control"))
-    except BadTimeControl as refusal:
+        seat = _seat_choice(_form_number(request.POST.get("seat") or None), default=1)
+    except (BadTimeControl, ValueError) as refusal:
         return await _home(request, {"notice": str(refusal)}, status=400)
     public = request.POST.get("public") in ("on", "1", "true")
-    game_id, token = await registry.create_game(control=control, public=public)
+    game_id, token = await registry.create_game(control=control, public=public, seat=seat)
     await _remember_seat(request, game_id, token)
     return redirect("game", game_id=game_id)
 
@@ -206,15 +207,22 @@ def _computer_level(level) -> int:
     return level
 
 
-def _computer_choice(level, seat) -> tuple[int, int]:
-    """The level (1 to 5) and the person's seat (1, 2, or drawn for "random"/missing), as JSON
-    numbers (the API is strict about types); ValueError with a message that says what is allowed."""
-    level = _computer_level(level)
+def _seat_choice(seat, default: int | None = None) -> int:
+    """The seat a player chose (1, 2, or drawn for "random"), as JSON (the API is strict about
+    types; forms convert first); missing, ``default`` (None: drawn). ValueError saying what is allowed."""
+    if seat is None and default is not None:
+        return default
     if seat in (None, "random"):
-        return level, secrets.choice((1, 2))
+        return secrets.choice((1, 2))
     if seat not in (1, 2) or isinstance(seat, bool):
         raise ValueError(SEAT_CHOICES)
-    return level, seat
+    return seat
+
+
+def _computer_choice(level, seat) -> tuple[int, int]:
+    """The level (1 to 5) and the person's seat (1, 2, or drawn for "random"/missing), as JSON
+    numbers; ValueError with a message that says what is allowed."""
+    return _computer_level(level), _seat_choice(seat)
 
 
 def _form_number(value: str | None):
@@ -225,7 +233,8 @@ def _form_number(value: str | None):
 
 @require_POST
 async def play_computer(request):
-    """Play the computer: the chosen level, colour and time control; the game starts at once."""
+    """Play the computer: the chosen level, colour and time control; the game starts at once, on
+    the lobby's watch list unless the person unticked "public" (the form ticks it)."""
     if wait := await _refused(request, limits.CREATE):
         return await _home_refused(request, limits.CREATE, wait)
     try:
@@ -234,7 +243,8 @@ async def play_computer(request):
         level, seat = _computer_choice(level, _form_number(request.POST.get("seat") or None))
     except (BadTimeControl, ValueError) as refusal:
         return await _home(request, {"computer_notice": str(refusal)}, status=400)
-    game_id, token = await registry.create_computer_game(control=control, human_seat=seat, level=level)
+    public = request.POST.get("public") in ("on", "1", "true")
+    game_id, token = await registry.create_computer_game(control=control, human_seat=seat, level=level, public=public)
     await _remember_seat(request, game_id, token)
     return redirect("game", game_id=game_id)
 
@@ -273,6 +283,9 @@ async def _render_game(request: HttpRequest, game: Game, status: int = 200, watc
         "watching": watching,
         "held_seat": held if watching else None,
         "can_join": not watching and seat is None and game.status == Game.Status.WAITING,
+        # While it waits, the seat its creator left free (a join takes it), and the creator's.
+        "free_colour": RULES[game.kind].seat_names[2 if game.seat1_token_hash else 1],
+        "creator_colour": RULES[game.kind].seat_names[1 if game.seat1_token_hash else 2],
         "client": {
             "gameId": game.id,
             "seat": seat,
@@ -357,7 +370,8 @@ async def _again(game: Game, seat: int) -> dict:
         return {"kind": COMPUTER, "text": text}
     if await _paired_by_play_now(game):
         return {"kind": PLAY_NOW, "text": f"Look for a new opponent, {control}."}
-    return {"kind": FRIEND, "text": f"A new game to invite a friend to, {control}."}
+    colour = RULES[game.kind].seat_names[3 - seat]
+    return {"kind": FRIEND, "text": f"A new game to invite a friend to, {control}, you play {colour}."}
 
 
 async def _computer_again(request: HttpRequest, game: Game, seat: int):
@@ -378,7 +392,8 @@ async def _computer_again(request: HttpRequest, game: Game, seat: int):
 @require_POST
 async def play_again(request, game_id):
     """Play again, for a player of a game that is over: the same kind of game, the same time
-    control. The computer: the rematch. Play now: a new seek. A friend: a new game to invite to."""
+    control. The computer: the rematch. Play now: a new seek. A friend: a new game to invite to,
+    the colours swapped."""
     game = await _game_or_404(game_id)
     seat, _ = await _seat_in_session(request, game)
     if seat is None or game.status not in (Game.Status.FINISHED, Game.Status.ABORTED):
@@ -396,7 +411,8 @@ async def play_again(request, game_id):
         return await lobby_views.start_seek(request, game.time_control)
     if wait := await _refused(request, limits.CREATE):
         return await _home_refused(request, limits.CREATE, wait)
-    new_id, token = await registry.create_game(game.kind, _time_control(game.time_control), game.public)
+    control, swapped = _time_control(game.time_control), 3 - seat  # colours swapped, as in a rematch
+    new_id, token = await registry.create_game(game.kind, control, game.public, swapped)
     await _remember_seat(request, new_id, token)
     return redirect("game", game_id=new_id)
 
@@ -437,25 +453,31 @@ async def api_create(request):
     opponent = body.get("opponent", "person")
     if opponent not in ("person", "computer"):
         return _api_error(400, "bad_field", '\'opponent\' must be "person" or "computer".')
-    if opponent == "computer":
-        return await _api_create_computer_game(request, body, kind, control)
     public = body.get("public", False)
     if not isinstance(public, bool):
         return _api_error(400, "bad_field", "'public' must be true or false.")
+    if opponent == "computer":
+        return await _api_create_computer_game(request, body, kind, control, public)
+    try:
+        seat = _seat_choice(body.get("seat"), default=1)
+    except ValueError as refusal:
+        return _api_error(400, "bad_field", str(refusal))
     if wait := await _refused(request, limits.CREATE):
         return _rate_limited(limits.CREATE, wait)
-    game_id, token = await registry.create_game(kind, control, public)
-    return JsonResponse({"id": game_id, "seat": 1, "token": token, **_urls(request, game_id)}, status=201)
+    game_id, token = await registry.create_game(kind, control, public, seat)
+    return JsonResponse({"id": game_id, "seat": seat, "token": token, **_urls(request, game_id)}, status=201)
 
 
-async def _api_create_computer_game(request, body: dict, kind: str, control: TimeControl | None) -> JsonResponse:
+async def _api_create_computer_game(
+    request, body: dict, kind: str, control: TimeControl | None, public: bool
+) -> JsonResponse:
     try:
         level, seat = _computer_choice(body.get("level", 1), body.get("seat"))
     except ValueError as refusal:
         return _api_error(400, "bad_field", str(refusal))
     if wait := await _refused(request, limits.CREATE):
         return _rate_limited(limits.CREATE, wait)
-    game_id, token = await registry.create_computer_game(kind, control, seat, level)
+    game_id, token = await registry.create_computer_game(kind, control, seat, level, public)
     computer = {"seat": 3 - seat, "level": level, "name": ENGINES[kind].levels[level]}
     body = {"id": game_id, "seat": seat, "token": token, "computer": computer, **_urls(request, game_id)}
     return JsonResponse(body, status=201)

@@ -3,10 +3,12 @@ application, channel layer and database."""
 
 import pytest
 from channels.testing import WebsocketCommunicator
+from django.test import AsyncClient
 
 from config.asgi import application
 from games import registry, seeking
 from tests.conftest import ORIGIN
+from tests.test_views import client_config
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -53,7 +55,13 @@ async def test_a_public_challenge_appears_then_moves_to_the_games_being_played(l
     lists = await lobby.until(lambda lists: lists["games"])
     assert lists["challenges"] == []
     assert lists["games"] == [
-        {"id": game_id, "time_control": "", "started_at": lists["games"][0]["started_at"], "spectators": 0}
+        {
+            "id": game_id,
+            "time_control": "",
+            "started_at": lists["games"][0]["started_at"],
+            "spectators": 0,
+            "computer": None,
+        }
     ]
 
     watcher = await sockets(game_id)
@@ -63,6 +71,43 @@ async def test_a_public_challenge_appears_then_moves_to_the_games_being_played(l
 
     await registry.resign(game_id, 1)
     lists = await lobby.until(lambda lists: not lists["games"])
+
+
+async def test_a_public_game_against_the_computer_is_listed_to_watch_and_any_one_can_be_watched(lobby, sockets):
+    await lobby.open()
+    home = await AsyncClient().get("/")
+    assert b'id="computer-public" name="public" checked' in home.content  # the form makes it public
+    browser = AsyncClient()
+    public = await browser.post("/computer", {"level": "2", "seat": "1", "time_control": "3+2", "public": "on"})
+    private = await browser.post("/computer", {"level": "2", "seat": "1"})  # the box unticked: not sent
+    public_id, private_id = (response.url.split("/")[2] for response in (public, private))
+    lists = await lobby.until(lambda lists: lists["games"])
+    assert [game["id"] for game in lists["games"]] == [public_id]
+    assert lists["games"][0]["computer"] == {"seat": 2, "level": 2, "name": "Casual"}
+    assert lists["games"][0]["time_control"] == "3+2"
+
+    # Both watch links work: a stranger watches, offered no seat (nobody can take the computer's).
+    for game_id in (public_id, private_id):
+        page = await AsyncClient().get(f"/g/{game_id}/watch")
+        assert page.status_code == 200 and client_config(page)["seat"] is None
+        assert b'id="join-button"' not in page.content
+        watcher = await sockets(game_id)
+        welcome = await watcher.hello()
+        assert (welcome["seat"], welcome["game"]["status"]) == (None, "playing")
+        assert welcome["game"]["computer"] == {"seat": 2, "level": 2, "name": "Casual"}
+    lists = await lobby.until(lambda lists: lists["games"][0]["spectators"] == 1)
+    listed = await AsyncClient().get("/")
+    assert "Against the computer, level 2 · 1 watching".encode() in listed.content
+
+    # A bot's game against the computer is private unless it asks.
+    api = AsyncClient()
+    shown = await api.post("/api/games", {"opponent": "computer", "seat": 1, "public": True}, "application/json")
+    hidden = await api.post("/api/games", {"opponent": "computer", "seat": 1}, "application/json")
+    refused = await api.post("/api/games", {"opponent": "computer", "public": "yes"}, "application/json")
+    assert (shown.status_code, hidden.status_code, refused.status_code) == (201, 201, 400)
+    assert refused.json()["code"] == "bad_field"
+    lists = await lobby.until(lambda lists: len(lists["games"]) == 2)
+    assert {game["id"] for game in lists["games"]} == {public_id, shown.json()["id"]}
 
 
 async def test_seekers_waiting_are_counted_per_time_control(lobby):

@@ -233,6 +233,7 @@ def test_playing_the_computer_instead_ends_the_seek_and_starts_a_game_with_its_t
     assert Seek.objects.get(pk=seek_id).status == "cancelled"
     game = Game.objects.get(pk=response.url.strip("/").split("/")[-1])
     assert (game.status, game.time_control, game.computer_level) == ("playing", "5+0", 3)
+    assert game.public  # on the watch list, as the Play now game it stands in for would have been
     seat = client_config(browser.get(response.url))["seat"]
     assert seat in (1, 2) and game.computer_seat == 3 - seat
     # The search is over: its page is gone for this browser.

@@ -212,7 +212,8 @@ def test_play_again_after_a_game_with_a_friend_makes_a_new_invite_at_the_same_ti
     friend = Client()
     friend.post(f"/g/{game_id}/join")
     page = friend.get(f"/g/{game_id}/")
-    assert b'data-again="friend"' in page.content and b"A new game to invite a friend to, 5+0." in page.content
+    assert b'data-again="friend"' in page.content
+    assert b"A new game to invite a friend to, 5+0, you play Red." in page.content  # Yellow last time
     async_to_sync(registry.resign)(game_id, 1)
     response = friend.post(f"/g/{game_id}/again")
     new_id = response.url.strip("/").split("/")[-1]
@@ -220,12 +221,63 @@ def test_play_again_after_a_game_with_a_friend_makes_a_new_invite_at_the_same_ti
     new = Game.objects.get(pk=new_id)
     assert (new.status, new.time_control, new.public, new.computer_seat) == ("waiting", "5+0", True, None)
     config = client_config(friend.get(response.url))
-    assert config["seat"] is not None and new.token_hash(config["seat"]) == hash_token(config["token"])
+    assert config["seat"] == 1 and new.seat1_token_hash == hash_token(config["token"])  # colours swapped
     # A spectator's game-over button starts a game of their own instead.
     watcher_page = Client().get(f"/g/{game_id}/")
     assert b'action="/games/new"' in watcher_page.content and b"data-again" not in watcher_page.content
     assert Client().post(f"/g/{game_id}/again").url == f"/g/{game_id}/"
     assert Game.objects.count() == 2
+
+
+def test_the_creator_of_a_game_with_a_friend_chooses_the_colour(client):
+    created = client.post(reverse("create"), {"seat": "2", "time_control": "untimed"})
+    game_id = created.url.strip("/").split("/")[-1]
+    config = client_config(client.get(created.url))
+    assert config["seat"] == 2
+    game = Game.objects.get(pk=game_id)
+    assert (game.seat1_token_hash, game.seat2_token_hash) == ("", hash_token(config["token"]))
+    assert client.get(f"/api/games/{game_id}").json()["free_seat"] == 1
+    visitor = Client().get(f"/g/{game_id}/")
+    assert b"Yellow is waiting for an opponent" in visitor.content and b"Take the Red seat" in visitor.content
+    friend = Client()
+    friend.post(reverse("find"), {"code": game_id})
+    assert client_config(friend.get(f"/g/{game_id}/"))["seat"] == 1  # the seat left free: Red, who moves first
+    events = list(GameEvent.objects.filter(game_id=game_id).values_list("kind", "seat"))
+    assert events == [("created", 2), ("joined", 1)]
+    assert client.get(f"/api/games/{game_id}").json()["free_seat"] is None
+    assert client_config(client.get(f"/g/{game_id}/"))["seat"] == 2  # the creator keeps Yellow
+
+    drawn = set()
+    for _ in range(30):  # "random" draws either colour (both appear: all but certain over 30 games)
+        page = Client().post(reverse("create"), {"seat": "random"}, follow=True)
+        drawn.add(client_config(page)["seat"])
+    assert drawn == {1, 2}
+    assert client_config(Client().post(reverse("create"), follow=True))["seat"] == 1  # no choice sent: Red
+    before = Game.objects.count()
+    refused = client.post(reverse("create"), {"seat": "3"})
+    assert refused.status_code == 400 and b"&#x27;seat&#x27; must be 1" in refused.content
+    assert Game.objects.count() == before
+
+
+@pytest.mark.parametrize("seat, expected", [(None, 1), (1, 1), (2, 2), ("random", None)])
+def test_api_create_takes_the_creators_seat(client, seat, expected):
+    body = {} if seat is None else {"seat": seat}
+    created = client.post("/api/games", json.dumps(body), content_type="application/json").json()
+    assert created["seat"] in ((1, 2) if expected is None else (expected,))
+    game = Game.objects.get(pk=created["id"])
+    assert game.token_hash(created["seat"]) == hash_token(created["token"])
+    assert game.token_hash(3 - created["seat"]) == ""
+    joined = Client().post(f"/api/games/{created['id']}/join").json()
+    assert joined["seat"] == 3 - created["seat"]
+    assert Game.objects.get(pk=created["id"]).token_hash(joined["seat"]) == hash_token(joined["token"])
+
+
+@pytest.mark.parametrize("seat", [3, 0, "red", True, [1]])
+def test_api_create_refuses_a_seat_it_does_not_know(client, seat):
+    response = client.post("/api/games", json.dumps({"seat": seat}), content_type="application/json")
+    assert response.status_code == 400 and response.json()["code"] == "bad_field"
+    assert "'seat' must be 1" in response.json()["message"]
+    assert Game.objects.count() == 0
 
 
 def test_an_unknown_game_page_is_a_404(client):

@@ -75,8 +75,9 @@ function liveRow(game) {
 function updateLive(row, game) {
   const text = controlText(game.time_control);
   setText(row.querySelector('.list-control'), text);
-  setText(row.querySelector('.list-spectators'), `${game.spectators} watching`);
-  setText(row.querySelector('a .visually-hidden'), ` the ${text.toLowerCase()} game`);
+  const computer = game.computer ? `Against the computer, level ${game.computer.level} · ` : '';
+  setText(row.querySelector('.list-spectators'), `${computer}${game.spectators} watching`);
+  setText(row.querySelector('a .visually-hidden'), ` the ${text.toLowerCase()} game${game.computer ? ' against the computer' : ''}`);
 }
 
 function setText(el, text) {

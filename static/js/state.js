@@ -35,7 +35,8 @@ export function createState({ seat = null, status = 'waiting', claimAfterMs = nu
     reason: '', // why an aborted game was aborted, for people
     abortCode: '', // the same for machines: player, operator, both_left or expired ('' from older servers)
     abortedBy: null, // the seat that aborted it, or null for the server or an operator
-    twoPlayers: false, // someone took seat 2 at some point (a rematch needs an opponent)
+    twoPlayers: false, // someone took the second seat at some point (a rematch needs an opponent)
+    freeSeat: 2, // while the game waits, the seat its creator left free (the welcome says which)
     computer: null, // the computer opponent, {seat, level, name}, or null when both players are people
     board: emptyBoard(), // board[row][column], row 0 at the bottom
     last: null, // [column, row] of the newest disc
@@ -166,6 +167,7 @@ function takeSummary(state, message, now = Date.now()) {
   state.turn = message.turn ?? null;
   state.winner = message.winner ?? null;
   state.line = message.line || [];
+  if (state.status !== 'waiting') state.freeSeat = null;
   // Only play proves an opponent: a game aborted while waiting never had one.
   if (state.status === 'playing' || state.status === 'finished') state.twoPlayers = true;
 }
@@ -175,6 +177,7 @@ function learn(state, event) {
   switch (event.type) {
     case 'joined':
       state.twoPlayers = true;
+      state.freeSeat = null;
       break;
     case 'aborted':
       state.reason = event.reason || '';
@@ -216,6 +219,7 @@ export function applyWelcome(state, message, { now = Date.now() } = {}) {
   state.rematchOffers = new Set(game.rematch_offers || []);
   state.rematchId = game.rematch_id ?? null;
   state.computer = game.computer ?? null;
+  if ('free_seat' in game) state.freeSeat = game.free_seat;
   if (game.abort_code) state.abortCode = game.abort_code; // known even when the events were left out
   if (message.complete === false) {
     // Too far behind for a replay (or the server's log is shorter than ours): the list starts afresh.
@@ -318,7 +322,7 @@ export function applyPresence(state, presence, { first = false, now = Date.now()
     }
     if (seat === state.seat || here[seat] === state.players[seat]) continue;
     // "left" only makes sense once the seat is taken; a join is its own event.
-    if (seat === 2 && state.status === 'waiting') continue;
+    if (seat === state.freeSeat && state.status === 'waiting') continue;
     if (!here[seat]) {
       if (!away) news.push({ type: 'left', seat }); // during play the countdown says it, a moment later
     } else if (wasShown || (!before && state.seenOnline[seat])) {

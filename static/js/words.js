@@ -31,7 +31,7 @@ function outcomeText(state, { status, result, winner, actor = null, reason = '',
   const me = state.seat;
   if (status === 'aborted') {
     if (code === 'expired') {
-      return me === 1
+      return me
         ? 'Nobody joined in time, so this game has expired. Start a new game to play.'
         : 'This game has expired: nobody joined in time.';
     }
@@ -71,7 +71,7 @@ export function statusText(state) {
   const { seat, turn } = state;
   switch (state.status) {
     case 'waiting':
-      return seat === 1 ? 'Waiting for an opponent to join…' : 'Waiting for a second player…';
+      return seat ? 'Waiting for an opponent to join…' : 'Waiting for a second player…';
     case 'playing':
       if (seat === turn) return 'Your turn';
       if (isComputer(state, turn)) return 'The computer is thinking…';
@@ -96,7 +96,7 @@ export function opponentText(state) {
   if (!state.connected) return state.welcomed ? 'Reconnecting to see who is here…' : 'Connecting…';
   if (!seat) {
     // Spectators see both seats in the list above; this line sums them up.
-    if (state.status === 'waiting') return 'Waiting for Yellow to join';
+    if (state.status === 'waiting') return `Waiting for ${NAMES[state.freeSeat ?? 2]} to join`;
     if (state.computer) {
       const person = otherSeat(state.computer.seat);
       const level = state.computer.level;
@@ -108,14 +108,14 @@ export function opponentText(state) {
   }
   const other = otherSeat(seat);
   if (isComputer(state, other)) return `You are playing the computer (level ${state.computer.level})`;
-  if (state.status === 'waiting' && other === 2) return 'No opponent yet';
+  if (state.status === 'waiting') return 'No opponent yet';
   if (OVER.has(state.status)) return players[other] ? `${NAMES[other]} is still here` : `${NAMES[other]} has left`;
   return players[other] ? `${NAMES[other]} is connected` : `${NAMES[other]} is away`;
 }
 
 export function seatStateText(state, seat) {
   if (isComputer(state, seat)) return computerText(state.computer);
-  if (seat === 2 && state.status === 'waiting') return 'seat free';
+  if (seat === state.freeSeat && state.status === 'waiting') return 'seat free';
   if (!state.connected) return state.welcomed ? 'unknown' : '…'; // presence is stale while offline
   return state.players[seat] ? 'connected' : 'away';
 }
@@ -211,7 +211,7 @@ function describe(state, event) {
   const outcome = () => outcomeText(state, { ...event, actor: event.type === 'aborted' ? event.seat : null });
   switch (event.type) {
     case 'joined':
-      return state.seat === 1 ? 'Yellow joined. Your turn.' : 'Yellow joined. Red to move.';
+      return `${NAMES[event.seat ?? 2]} joined. ${state.seat === 1 ? 'Your turn.' : 'Red to move.'}`;
     case 'move': {
       let text = `${Who(state, event.seat)} played column ${event.column + 1}.`;
       if (OVER.has(event.status)) text += ` ${outcome()}`;

@@ -42,6 +42,7 @@ def test_play_now_the_lobby_and_the_seek_page_pass_axe_in_light_and_dark(new_pag
     creator = new_page()
     creator.goto(server.url + "/")
     creator.check("#public")
+    creator.select_option("#start-seat", "1")  # Red, who moves first (the default is random)
     creator.click("#new-game")  # an open challenge
     expect(creator.locator("#you")).to_contain_text("Red")
     challenge = creator.url.rstrip("/").rsplit("/", 1)[-1]
@@ -69,6 +70,7 @@ def test_play_now_the_lobby_and_the_seek_page_pass_axe_in_light_and_dark(new_pag
 def test_reduced_motion_drops_discs_without_animating(new_page, server):
     red = new_page(reduced_motion="reduce")
     red.goto(server.url + "/")
+    red.select_option("#start-seat", "1")  # Red, who moves first (the default is random)
     red.click("#new-game")
     yellow = new_page()
     yellow.goto(red.url)

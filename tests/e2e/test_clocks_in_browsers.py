@@ -118,6 +118,7 @@ def start_timed_game(new_page, server, time_control="1+0", fake_clock=False):
     choice = red.get_by_role("region", name="Start a game").get_by_label("Time control")
     expect(choice).to_have_value("3+2")  # the home page's one default
     choice.select_option(time_control)
+    red.select_option("#start-seat", "1")  # Red, who moves first (the default is random)
     red.click("#new-game")
     expect(red).to_have_url(re.compile(r"/g/[2-9A-HJ-NP-Z]{8}/$"))
     yellow.goto(red.url)

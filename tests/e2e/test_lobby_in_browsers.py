@@ -11,6 +11,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
+from tests.e2e.test_computer_in_browsers import start_computer_game
 from tests.e2e.test_play_in_browsers import LAPTOPS, play, start_and_join
 
 SEEK_URL = re.compile(r"/play/[2-9A-HJ-NP-Z]{12}/$")
@@ -88,6 +89,7 @@ def start_public_and_join(new_page, server):
     red = new_page()
     red.goto(server.url + "/")
     red.check("#public")
+    red.select_option("#start-seat", "1")  # Red, who moves first (the default is random)
     red.click("#new-game")
     expect(red).to_have_url(GAME_URL)
     invite = red.url
@@ -188,6 +190,7 @@ def test_a_public_challenge_shows_up_live_and_accept_starts_the_game(new_page, s
 
     private = new_page()
     private.goto(server.url + "/")
+    private.select_option("#start-seat", "1")  # Red, who moves first (the default is random)
     private.click("#new-game")
     expect(private).to_have_url(GAME_URL)
     private_id = game_id(private)
@@ -196,6 +199,7 @@ def test_a_public_challenge_shows_up_live_and_accept_starts_the_game(new_page, s
     creator.goto(server.url + "/")
     creator.select_option("#time-control", "5+0")
     creator.check("#public")
+    creator.select_option("#start-seat", "1")  # Red, who moves first (the default is random)
     creator.click("#new-game")
     expect(creator).to_have_url(GAME_URL)
     public_id = game_id(creator)
@@ -353,6 +357,7 @@ def test_the_lobby_comes_back_after_a_drop_with_what_it_missed(new_page, server)
     creator = new_page()
     creator.goto(server.url + "/")
     creator.check("#public")
+    creator.select_option("#start-seat", "1")  # Red, who moves first (the default is random)
     creator.click("#new-game")
     expect(creator).to_have_url(GAME_URL)
     missed = game_id(creator)
@@ -398,6 +403,7 @@ def test_play_again_after_a_play_now_game_and_after_a_game_with_a_friend(new_pag
     red = new_page(**size)
     red.goto(server.url + "/")
     red.get_by_role("region", name="Start a game").get_by_label("Time control").select_option("5+0")
+    red.select_option("#start-seat", "1")  # Red, who moves first (the default is random)
     red.click("#new-game")
     expect(red).to_have_url(GAME_URL)
     yellow = new_page(**size)
@@ -406,7 +412,7 @@ def test_play_again_after_a_play_now_game_and_after_a_game_with_a_friend(new_pag
     expect(red.locator("body")).to_have_attribute("data-status", "playing")
     play(red, yellow, [3, 2])
     resign(yellow)
-    expect(yellow.locator("#play-again-hint")).to_have_text("A new game to invite a friend to, 5+0.")
+    expect(yellow.locator("#play-again-hint")).to_have_text("A new game to invite a friend to, 5+0, you play Red.")
     finished = yellow.url
     yellow.click("#play-again")
     expect(yellow).to_have_url(GAME_URL)
@@ -415,3 +421,24 @@ def test_play_again_after_a_play_now_game_and_after_a_game_with_a_friend(new_pag
     expect(yellow.locator("#clock-control")).to_have_text("5+0")
     expect(yellow.locator("#invite")).to_be_visible()
     expect(yellow.locator("#invite-url")).to_have_value(yellow.url)
+    expect(yellow.locator("#you")).to_have_text("You are Red (seat 1)")  # colours swapped, as in a rematch
+
+
+def test_a_game_against_the_computer_is_listed_and_watched_like_any_public_game(new_page, server):
+    viewer = home(new_page, server)
+    expect(viewer.locator("#computer-public")).to_be_checked()  # public by default, as Play now games are
+    player = start_computer_game(new_page, server, seat="1", level="2")
+    game = game_id(player)
+    listed = row(viewer, "live-games", game)
+    expect(listed.locator(".list-spectators")).to_have_text("Against the computer, level 2 · 0 watching")
+    rendered = new_page(java_script_enabled=False)
+    rendered.goto(server.url + "/")
+    same_markup(listed, row(rendered, "live-games", game))
+
+    listed.get_by_role("link", name=re.compile("^Watch")).click()
+    expect(viewer).to_have_url(f"{server.url}/g/{game}/watch")
+    expect(viewer.locator("#you")).to_have_text("You are watching")
+    expect(viewer.locator("#opponent")).to_have_text("Red is playing the computer (level 2)")
+    player.click("#column-3")
+    expect(viewer.locator('[data-cell="3,0"]')).to_have_attribute("data-seat", "1")  # watched live
+    expect(viewer.locator("#board [data-cell][data-seat]")).to_have_count(2, timeout=15_000)  # and its answer

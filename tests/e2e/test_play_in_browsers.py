@@ -18,6 +18,7 @@ def start_and_join(new_page, server):
     """Red presses New game and shares the link; Yellow opens it and presses Join."""
     red = new_page()
     red.goto(server.url + "/")
+    red.select_option("#start-seat", "1")  # Red, who moves first (the default is random)
     red.click("#new-game")
     expect(red).to_have_url(re.compile(r"/g/[2-9A-HJ-NP-Z]{8}/$"))
     expect(red.locator("#you")).to_contain_text("Red")
@@ -118,6 +119,7 @@ def join_by_code(page, server, code: str) -> None:
 def test_joining_by_code_takes_the_seat_and_the_watch_link_only_watches(new_page, server, screen):
     red = new_page(**LAPTOPS[screen])
     red.goto(server.url + "/")
+    red.select_option("#start-seat", "1")  # Red, who moves first (the default is random)
     red.click("#new-game")
     expect(red.locator("#you")).to_contain_text("Red")
     code = red.locator("#game-code").inner_text()
@@ -153,3 +155,29 @@ def test_joining_by_code_takes_the_seat_and_the_watch_link_only_watches(new_page
     expect(late.locator("#messages")).to_contain_text("Both seats are taken, so you are watching.")
     expect(late.locator("#messages")).to_be_in_viewport()
     expect(late.locator("body")).to_have_attribute("data-seq", "4")
+
+
+def test_the_creator_picks_yellow_and_the_friend_who_joins_plays_red_first(new_page, server):
+    creator = new_page()
+    creator.goto(server.url + "/")
+    card = creator.get_by_role("region", name="Start a game")
+    expect(card.get_by_label("You play")).to_have_value("random")  # the default
+    card.get_by_label("You play").select_option("2")
+    creator.click("#new-game")
+    expect(creator.locator("#you")).to_have_text("You are Yellow (seat 2)")
+    expect(creator.locator("#invite")).to_be_visible()
+    expect(creator.locator("#player-1 .player-state")).to_have_text("seat free")
+    visitor = new_page()
+    visitor.goto(creator.url)
+    expect(visitor.locator("#join-title")).to_have_text("Yellow is waiting for an opponent")
+    expect(visitor.locator("#opponent")).to_have_text("Waiting for Red to join")
+
+    friend = new_page()
+    join_by_code(friend, server, creator.locator("#game-code").inner_text())
+    expect(friend.locator("#you")).to_have_text("You are Red (seat 1)")
+    expect(friend.locator("#status")).to_have_text("Your turn")
+    expect(creator.locator("#status")).to_have_text("Waiting for Red…")
+    expect(creator.locator("#live")).to_contain_text("Red joined. Red to move.")
+    expect(creator.locator("#invite")).to_be_hidden()
+    play(friend, creator, [3, 4], watchers=[visitor])
+    expect(visitor.locator('[data-cell="3,0"]')).to_have_attribute("data-seat", "1")

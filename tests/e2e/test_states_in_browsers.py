@@ -193,6 +193,7 @@ def test_aborting_right_after_the_opponent_joins(new_page, server):
 def test_a_game_nobody_joined_in_time_expires(new_page, server):
     red = new_page()
     red.goto(server.url + "/")
+    red.select_option("#start-seat", "1")  # Red, who moves first (the default is random)
     red.click("#new-game")
     expect(red.locator("#status")).to_contain_text("Waiting for an opponent")
     watcher = new_page()
@@ -215,6 +216,7 @@ def test_a_game_nobody_joined_in_time_expires(new_page, server):
 def test_a_game_nobody_joined_can_be_called_off(new_page, server):
     red = new_page()
     red.goto(server.url + "/")
+    red.select_option("#start-seat", "1")  # Red, who moves first (the default is random)
     red.click("#new-game")
     expect(red.locator("#status")).to_contain_text("Waiting for an opponent")
     red.click("#abort-button")
