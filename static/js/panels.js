@@ -22,12 +22,14 @@ import {
   CONNECTION_LABELS,
   NAMES,
   WATCHING_BECAUSE,
+  Who,
   awayView,
   connectionNotice,
   opponentText,
   roleText,
   seatStateText,
   statusText,
+  who,
 } from './words.js';
 
 const NOTICE_MS = 4000;
@@ -218,9 +220,9 @@ export function createPanels(state, { gameId, inviteUrl, onAction }) {
         ? { text: 'Starting the rematch…' }
         : { text: 'The rematch has started. ', link: gamePath(state.rematchId) };
     } else if (over && mine) {
-      note = { text: `Rematch offered — waiting for ${NAMES[otherSeat(state.seat)]}` };
+      note = { text: `Rematch offered — waiting for ${who(state, otherSeat(state.seat))}` };
     } else if (over && theirs) {
-      note = { text: `${NAMES[theirs]} offers a rematch`, tone: state.seat ? 'invite' : '' };
+      note = { text: `${Who(state, theirs)} offers a rematch`, tone: state.seat ? 'invite' : '' };
     }
     // Rebuilt only when it changes, so a focused link is not pulled from under the keyboard.
     const key = JSON.stringify(note);

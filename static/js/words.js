@@ -12,8 +12,8 @@ const isComputer = (state, seat) => Boolean(state.computer) && state.computer.se
 
 // A seat as a sentence names it: its colour, or "the computer" in a game against it, so every
 // line about the computer's seat calls it the same (who: inside a sentence, Who: opening one).
-const who = (state, seat) => (isComputer(state, seat) ? 'the computer' : NAMES[seat]);
-const Who = (state, seat) => (isComputer(state, seat) ? 'The computer' : NAMES[seat]);
+export const who = (state, seat) => (isComputer(state, seat) ? 'the computer' : NAMES[seat]);
+export const Who = (state, seat) => (isComputer(state, seat) ? 'The computer' : NAMES[seat]);
 
 // The computer's seat as the players list shows it: "Computer · level 3, Club player".
 export function computerText(computer) {

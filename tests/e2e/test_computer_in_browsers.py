@@ -35,6 +35,19 @@ document.addEventListener('DOMContentLoaded', () => {
   };
   note();
   new MutationObserver(note).observe(status, { childList: true, characterData: true, subtree: true });
+  // And whether the board was the person's to play at each seq it showed, as [seq, "true"|"false"].
+  window.playableSeen = [];
+  const board = document.getElementById('board');
+  const notePlayable = () => {
+    const seen = [Number(document.body.dataset.seq), board.dataset.canPlay];
+    const last = window.playableSeen[window.playableSeen.length - 1];
+    if (!last || last[0] !== seen[0] || last[1] !== seen[1]) window.playableSeen.push(seen);
+  };
+  if (board) {
+    notePlayable();
+    new MutationObserver(notePlayable).observe(board, { attributes: true, attributeFilter: ['data-can-play'] });
+    new MutationObserver(notePlayable).observe(document.body, { attributes: true, attributeFilter: ['data-seq'] });
+  }
 });
 """
 
@@ -131,9 +144,11 @@ def test_a_whole_game_against_the_computer_with_clocks(new_page, quick_computer_
         expect(body).to_have_attribute("data-seq", str(before + 1))
         expect(discs(page, 1)).to_have_count(moves)
         expect(page.locator(f"#moves li[data-seq='{before + 1}']")).to_have_text(f"Red: column {column + 1}")
-        if body.get_attribute("data-status") == "playing":
-            # The computer's turn: the board is not the person's until its disc is in.
-            expect(page.locator("#board")).to_have_attribute("data-can-play", "false")
+        if body.get_attribute("data-status") == "playing" or seq(page) > before + 1:
+            # The computer's turn: the board was not the person's until its disc was in (recorded
+            # on the page, since the computer may have answered already).
+            shown = page.evaluate(f"window.playableSeen.filter(([s]) => s === {before + 1}).map(([, c]) => c)")
+            assert shown and set(shown) == {"false"}, (before + 1, shown)
         assert moves <= 21, "more moves than a board holds"
 
     expect(body).to_have_attribute("data-result", re.compile("^(win|draw)$"))  # not on time: neither ran out
