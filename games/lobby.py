@@ -20,7 +20,7 @@ from channels.layers import get_channel_layer
 from django.db.models import Count
 from django.utils import timezone
 
-from games import journal, pool, store
+from games import here, journal, pool, store
 from games.engines import ENGINES
 from games.models import Connection, Game
 
@@ -115,15 +115,61 @@ def _push_soon() -> None:
 async def _push_now() -> None:
     try:
         lists = await current()
-        await get_channel_layer().group_send(GROUP, {"type": "lobby.lists", "lists": lists})
     except store.DATABASE_ERRORS as error:
         log.warning("the lobby's lists could not be read: %s", error)
-    except Exception as error:  # the layer: the next change pushes again
+        return
+    try:
+        await get_channel_layer().group_send(GROUP, {"type": "lobby.lists", "lists": lists})
+    except Exception as error:  # the layer: this process's sockets are told directly; the others' refresh
         log.warning("the lobby's lists could not be sent: %r", error)
+        _tell_here(lists)
+
+
+# ----- This process's own lobby sockets ------------------------------------------
+#
+# Pushes travel over the channel layer. While it is down, or after a push it lost, lobby sockets
+# would keep old lists until the next change; so each process also re-reads the lists for its own
+# lobby sockets every REFRESH_SECONDS and hands them over directly (games/here.py) when they differ
+# from what it last gave them.
+
+REFRESH_SECONDS = 5
+_here: set[str] = set()  # channel names of this process's lobby sockets
+_given: dict | None = None  # the lists last handed to them here (without as_of)
+_refreshed_at = 0.0
+
+
+def attach(channel_name: str) -> None:
+    _here.add(channel_name)
+
+
+def detach(channel_name: str) -> None:
+    _here.discard(channel_name)
+
+
+def _tell_here(lists: dict) -> None:
+    global _given
+    _given = {key: value for key, value in lists.items() if key != "as_of"}
+    for channel_name in list(_here):
+        here.tell(channel_name, {"type": "lobby.lists", "lists": lists})
+
+
+async def refresh_here() -> None:
+    """The sweeper's part: every REFRESH_SECONDS, if this process has lobby sockets, the lists as
+    the database has them go to those sockets when they differ from what was last given here, so
+    a socket that missed pushes (the layer was down) is up to date within that long."""
+    global _refreshed_at
+    if not _here or time.monotonic() - _refreshed_at < REFRESH_SECONDS:
+        return
+    _refreshed_at = time.monotonic()
+    lists = await journal.run(read_lists)
+    if {key: value for key, value in lists.items() if key != "as_of"} != _given:
+        _tell_here(lists)
 
 
 def reset() -> None:
-    global _latest, _push, _stale
+    global _latest, _push, _stale, _given, _refreshed_at
     if _push is not None:
         _push[1].cancel()
     _latest, _push, _stale = None, None, False
+    _here.clear()
+    _given, _refreshed_at = None, 0.0

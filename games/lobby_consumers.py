@@ -204,9 +204,11 @@ class LobbyConsumer(GroupSocket):
             await self.accept_and_close(CLOSE_UNAVAILABLE, "database unavailable")
             return
         await self.open_in_group()
+        lobby.attach(self.channel_name)
         await self.send_lists(lists)
 
     async def disconnect(self, code):
+        lobby.detach(self.channel_name)
         try:
             await self.leave_group()
         finally:

@@ -27,7 +27,7 @@ from channels.layers import get_channel_layer
 from django.conf import settings
 from django.utils import timezone
 
-from games import computer, limits, liveness, presence, registry, seeking, store
+from games import computer, limits, liveness, lobby, presence, registry, seeking, store
 from games.rules import IllegalMove
 
 log = logging.getLogger(__name__)
@@ -72,6 +72,7 @@ async def _run() -> None:
             await flag_run_out_clocks()
             await computer.take_untaken_turns()
             await seeking.sweep()
+            await lobby.refresh_here()
             await forfeit_abandoned_games()
             await expire_unjoined_games()
         except store.DATABASE_ERRORS as error:  # down for now: the next sweep tries again

@@ -128,3 +128,40 @@ async def test_the_lobby_socket_refuses_bad_input_and_stays_open(lobby):
         assert (error["type"], error["code"]) == ("error", code)
     await lobby.communicator.send_json_to({"type": "ping"})
     assert await lobby.communicator.receive_json_from(timeout=3) == {"type": "pong"}
+
+
+async def test_a_lobby_socket_is_kept_up_to_date_while_the_layer_is_down(lobby, monkeypatch):
+    """Pushes go over the channel layer. With it down, this process hands its own lobby sockets the
+    lists directly; a change made elsewhere (another process, whose push never arrived) reaches
+    them at the next refresh from the database."""
+    from channels.layers import get_channel_layer
+
+    from games import lobby as lobby_lists
+    from games import store
+
+    await lobby.open()
+    layer = get_channel_layer()
+
+    async def down(group, message):
+        raise OSError("the channel layer is down (injected)")
+
+    monkeypatch.setattr(layer, "group_send", down)
+    here_id, _ = await registry.create_game(public=True)  # pushed from this process: told directly
+    lists = await lobby.until(lambda lists: lists["challenges"])
+    assert [challenge["id"] for challenge in lists["challenges"]] == [here_id]
+
+    # Another process's public game: its push was lost with the layer; the refresh finds it.
+    elsewhere_id, _ = await store_game(store)
+    monkeypatch.setattr(lobby_lists, "REFRESH_SECONDS", 0)
+    await lobby_lists.refresh_here()
+    lists = await lobby.until(lambda lists: len(lists["challenges"]) == 2)
+    assert {challenge["id"] for challenge in lists["challenges"]} == {here_id, elsewhere_id}
+    await lobby_lists.refresh_here()  # nothing changed since: nothing is sent again
+    assert await lobby.communicator.receive_nothing(timeout=0.2)
+
+
+async def store_game(store):
+    """A public game written as another process would write it: straight to the database."""
+    from games import journal
+
+    return await journal.run(store.create_game, "connect4", None, True)
