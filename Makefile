@@ -4,6 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
+SECRET_KEY_FILE ?= .secret_key
 
 .PHONY: run test lint install install-dev lock clean
 
@@ -37,12 +38,19 @@ lock: $(VENV)/.dev-installed
 	$(LOCK) -o requirements.txt requirements.in
 	$(LOCK) -o requirements-dev.txt requirements-dev.in
 
-## run: start the server on http://$(HOST):$(PORT) (SQLite + in-memory channel layer unless configured)
-run: install
-	DJANGO_DEBUG=$${DJANGO_DEBUG-1} $(BIN)/python manage.py migrate --no-input
-	DJANGO_DEBUG=$${DJANGO_DEBUG-1} $(BIN)/python manage.py collectstatic --no-input --verbosity 0
+## run: start the server on http://$(HOST):$(PORT) (SQLite + in-memory channel layer unless configured),
+##      debug off unless DJANGO_DEBUG=1, signed with DJANGO_SECRET_KEY or else this machine's own key
+RUN_ENV := DJANGO_SECRET_KEY=$${DJANGO_SECRET_KEY:-$$(cat $(SECRET_KEY_FILE))}
+run: install $(SECRET_KEY_FILE)
+	$(RUN_ENV) $(BIN)/python manage.py migrate --no-input
+	$(RUN_ENV) $(BIN)/python manage.py collectstatic --no-input --verbosity 0
 	@echo "Open http://$(HOST):$(PORT)/ in your browser."
-	DJANGO_DEBUG=$${DJANGO_DEBUG-1} $(BIN)/daphne -b $(HOST) -p $(PORT) config.asgi:application
+	$(RUN_ENV) $(BIN)/daphne -b $(HOST) -p $(PORT) config.asgi:application
+
+# A secret key of this machine's own for make run, made once and kept (git ignores it): sessions
+# and seat tokens in them survive a restart, and nothing secret is in the repository.
+$(SECRET_KEY_FILE): | $(BIN)/python
+	umask 077 && $(BIN)/python -c "import secrets; print(secrets.token_urlsafe(50))" > $@
 
 ## lint: ruff and the migrations check
 lint: install-dev

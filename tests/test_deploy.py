@@ -3,14 +3,21 @@
 import http.client
 import json
 import os
+import re
+import shutil
+import signal
 import subprocess
 import sys
+import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import pytest
 from django.test import Client
 
-from tests.servers import Daphne, prepare
+from games.identity import GAME_ID_LENGTH
+from tests.servers import Daphne, free_port, prepare
 
 ROOT = Path(__file__).resolve().parent.parent
 PRODUCTION_ENV = ROOT / "docs" / "production.env"
@@ -107,3 +114,58 @@ def test_the_lean_server_tunes_the_interpreter_when_it_runs_not_on_import():
     assert (int(imported[0]), float(imported[1])) == (0, 0.005)
     assert int(serving[0]) > 10_000  # the objects of Django, Twisted and our modules
     assert float(serving[1]) == 0.001
+
+
+def test_make_run_serves_with_debug_off_its_own_404_and_static_files(tmp_path):
+    """``make run`` on a machine where nothing is set, as the README's recipe for friends on the
+    network uses it: debug is off, so an unknown game's URL gets the project's own 404 page and not
+    Django's list of every URL pattern; the secret key is made once for this machine and kept
+    private; the page's static files are still served."""
+    make = shutil.which("make")
+    if make is None:
+        pytest.skip("make is not installed")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "DATABASE_URL", "REDIS_URL", "PYTEST"))}
+    env.update(DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite3'}", DJANGO_STATIC_ROOT=str(tmp_path / "static"))
+    key_file, port = tmp_path / ".secret_key", free_port()
+    command = [make, "--no-print-directory", "-o", "install", "run"]  # installed already: no pip
+    command += [f"VENV={sys.prefix}", f"PORT={port}", f"SECRET_KEY_FILE={key_file}"]
+    with open(tmp_path / "make-run.log", "wb") as log:
+        # A session of its own: make, its shell and daphne are stopped together, by this group's ID.
+        run = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        base = f"http://127.0.0.1:{port}"
+        wait_for_health(base, run, tmp_path / "make-run.log")
+        unknown_game = "/g/" + "Z" * GAME_ID_LENGTH + "/"
+        for path in (unknown_game, "/no-such-page"):
+            status, page = get(base + path)
+            assert status == 404, page[:500]
+            assert "No game with that code" in page
+            assert "URLconf" not in page and "DEBUG = True" not in page
+        stylesheets = re.findall(r'href="(/static/[^"]+\.css)"', get(base + unknown_game)[1])
+        assert stylesheets and all(get(base + sheet)[0] == 200 for sheet in stylesheets)
+        assert key_file.stat().st_mode & 0o777 == 0o600 and len(key_file.read_text().strip()) >= 50
+    finally:
+        os.killpg(run.pid, signal.SIGTERM)
+        run.wait(15)
+
+
+def get(url: str) -> tuple[int, str]:
+    try:
+        with urllib.request.urlopen(url, timeout=10) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read().decode()
+
+
+def wait_for_health(base: str, process: subprocess.Popen, log: Path, timeout: float = 120) -> None:
+    """Until the server answers /healthz (make migrates and collects static files first)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(f"make run exited:\n{log.read_text()[-3000:]}")
+        try:
+            with urllib.request.urlopen(f"{base}/healthz", timeout=1):
+                return
+        except OSError:
+            time.sleep(0.2)  # not listening yet: nothing to wait on but the clock
+    raise AssertionError(f"make run did not answer /healthz:\n{log.read_text()[-3000:]}")
