@@ -1,7 +1,8 @@
 """The per-process timer: heartbeats, unrecorded presence, missed broadcasts, dead processes, idle
 sockets, clocks run out, computer turns nobody took, abandoned games, games nobody joined.
 
-One asyncio task per server process, started when the process begins serving
+Two asyncio tasks per server process (the sweep, and the heartbeat on a timer of its own so
+that a slow sweep cannot delay it), started when the process begins serving
 (:func:`start_serving`, which the server daphne's command line builds calls), so clocks
 run out, outages are given back and the computer's stalled turns are taken while nobody
 is connected; under a server that does not call it (``manage.py runserver``), the first
@@ -33,12 +34,15 @@ from games.rules import IllegalMove
 log = logging.getLogger(__name__)
 
 _task: asyncio.Task | None = None
+_heart: asyncio.Task | None = None
 
 
 def ensure_running() -> None:
-    global _task
+    global _task, _heart
     if _task is None or _task.done():
         _task = asyncio.ensure_future(_run())
+    if _heart is None or _heart.done():
+        _heart = asyncio.ensure_future(_beat())
 
 
 def start_serving() -> None:
@@ -50,10 +54,28 @@ def start_serving() -> None:
 
 
 def stop() -> None:
-    global _task
-    if _task is not None:
-        _task.cancel()
-    _task = None
+    global _task, _heart
+    for task in (_task, _heart):
+        if task is not None:
+            task.cancel()
+    _task = _heart = None
+
+
+async def _beat() -> None:
+    """The heartbeat, on a timer of its own. A sweep's database work queues behind the sockets'
+    (a burst of thousands of greetings kept one sweep waiting 10 s): were the beat a step of the
+    sweep, it would wait too, past ``GAME_SERVER_TIMEOUT_SECONDS``, and the other processes would
+    take this one for dead mid-burst, deleting its connections under the greetings still coming."""
+    while True:
+        await asyncio.sleep(settings.GAME_SWEEP_INTERVAL_SECONDS)
+        await limits.beat()  # Redis, not the database: before anything the database could stop
+        try:
+            if not await liveness.beat():
+                await registry.restore()
+        except store.DATABASE_ERRORS as error:  # down for now: the next beat tries again
+            log.warning("heartbeat failed, the database failed: %s", error)
+        except Exception:  # one bad beat must not stop the next
+            log.exception("heartbeat failed")
 
 
 async def _run() -> None:
@@ -61,10 +83,7 @@ async def _run() -> None:
         await registry.clocks_ready()  # before any clock is read: an outage's time given back
     while True:
         await asyncio.sleep(settings.GAME_SWEEP_INTERVAL_SECONDS)
-        await limits.beat()  # Redis, not the database: before anything the database could stop
         try:
-            if not await liveness.beat():
-                await registry.restore()
             await presence.record_pending()
             await registry.heal()
             await registry.reap_dead_servers()

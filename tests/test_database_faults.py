@@ -15,7 +15,7 @@ from channels.db import database_sync_to_async
 from django.db import OperationalError, connection
 from django.utils import timezone
 
-from games import journal, liveness, registry, store
+from games import journal, liveness, registry, seeking, store
 from games.match import replay_with_history
 from games.models import Connection, Server
 from tests.test_consumers import play_moves, seated_game
@@ -332,3 +332,26 @@ async def test_putting_connections_back_is_finished_at_the_next_beat_if_the_data
     presence = await red.receive_type("presence", timeout=5)  # counted again once they are back
     assert presence["players"] == {"1": True, "2": True} and presence["spectators"] == 1
     assert await Connection.objects.filter(game_id=game_id).acount() == 3
+
+
+async def test_the_heartbeat_keeps_beating_while_a_sweep_waits_on_the_database(sockets, settings, monkeypatch):
+    """A sweep stuck behind the sockets' database work (a burst of greetings) must not stop this
+    process saying it is alive, or the others reap it mid-burst and delete its connections."""
+    settings.GAME_SWEEP_INTERVAL_SECONDS = 0.05
+    game_id, *_ = await seated_game(sockets)  # greeted: this process has its row and its sweeper
+    stuck, released = asyncio.Event(), asyncio.Event()
+
+    async def slow_sweep():
+        stuck.set()
+        await released.wait()
+
+    monkeypatch.setattr(seeking, "sweep", slow_sweep)
+    try:
+        await asyncio.wait_for(stuck.wait(), timeout=5)
+        before = (await Server.objects.aget(pk=liveness.SERVER_ID)).seen_at
+        await asyncio.sleep(settings.GAME_SWEEP_INTERVAL_SECONDS * 10)  # ten beats' worth, the sweep still stuck
+        after = (await Server.objects.aget(pk=liveness.SERVER_ID)).seen_at
+        assert after > before
+        assert await Connection.objects.filter(game_id=game_id).acount() == 3
+    finally:
+        released.set()
