@@ -21,6 +21,9 @@ def tab_to(page, selector, limit=40):
 def test_a_whole_game_with_the_keyboard_alone(new_page, server):
     red = new_page()
     red.goto(server.url + "/")
+    tab_to(red, "#start-seat")  # the colour, by keys too: Home picks the first choice, Red
+    red.keyboard.press("Home")
+    expect(red.locator("#start-seat")).to_have_value("1")
     tab_to(red, "#new-game")
     red.keyboard.press("Enter")
     expect(red.locator("#you")).to_contain_text("Red")
