@@ -189,14 +189,15 @@ def _exact(deadline: float | None, counter: list[int]):
         r |= p & ((discs << 8) | (discs >> 24))
         return r & empty
 
-    def solve(mine: int, mask: int, moves: int, alpha: int, beta: int) -> int:
+    def solve(mine: int, mask: int, moves: int, alpha: int, beta: int, their_threats: int = -1) -> int:
         counter[0] += 1
         if deadline is not None and not counter[0] & 255 and perf_counter() > deadline:
             raise OutOfTime
         theirs, empty = mine ^ mask, FULL ^ mask
         possible = (mask + BOTTOM) & FULL
         next_cells = possible
-        their_threats = threats(theirs, empty)
+        if their_threats < 0:  # else the caller counted them to order its moves
+            their_threats = threats(theirs, empty)
         forced = possible & their_threats
         if forced:
             if forced & (forced - 1):
@@ -242,14 +243,14 @@ def _exact(deadline: float | None, counter: list[int]):
                     known = bounds.get(theirs + (mask | move))
                     if known is not None and -UPPER_OF[known] >= beta:
                         return -UPPER_OF[known]
-                    scored.append((threats(mine | move, empty ^ move).bit_count(), rank, move))
+                    made = threats(mine | move, empty ^ move)
+                    scored.append((made.bit_count(), rank, move, made))
             scored.sort(reverse=True)
-            ordered = [move for _, _, move in scored]
         else:
-            ordered = [possible & column for column, _ in BY_CENTRE if possible & column]
+            scored = [(0, 0, possible & column, -1) for column, _ in BY_CENTRE if possible & column]
         window_low, best, after = alpha, -1, moves + 1
-        for move in ordered:
-            score = -solve(theirs, mask | move, after, -beta, -alpha)
+        for _, _, move, made in scored:
+            score = -solve(theirs, mask | move, after, -beta, -alpha, made)
             if score > best:
                 best = score
                 if score > alpha:
