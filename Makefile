@@ -73,9 +73,10 @@ strength: install-dev
 	$(BIN)/python -m bench.strength
 
 ## strength-solver: only level 5 against the exact solver, 60 positions per band of discs
-##           played; rewrites that section of docs/strength.md (about 6 minutes)
+##           played, its budget in processor time; rewrites that section of docs/strength.md
+##           (about 6 minutes)
 strength-solver: install-dev
-	$(BIN)/python -m bench.strength --solver-only --workers 1
+	$(BIN)/python -m bench.strength --solver-only --cpu-clock --workers 1
 
 ## book: generate level 5's opening book (games/engines/connect_four_book.txt.gz) with the solver
 book: install-dev

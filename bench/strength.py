@@ -209,7 +209,7 @@ def check_level5(per_phase: int, budget: float, workers: int, cpu_clock: bool = 
 
 
 def percent(part: int, whole: int) -> str:
-    return f"{100 * part / whole:.0f}%" if whole else "-"
+    return f"{100 * part // whole}%" if whole else "-"  # rounded down: 299 of 300 is not 100%
 
 
 def quantile(values: list[float], q: float) -> float:
@@ -259,7 +259,7 @@ def report(pairings: list[Pairing], checks: dict, games: int, budget: float, sec
     return "\n".join(lines) + "\n" + solver_section(checks, budget)
 
 
-def solver_section(checks: dict[str, Band], budget: float, note: str = "") -> str:
+def solver_section(checks: dict[str, Band], budget: float, note: str = "", cpu_clock: bool = False) -> str:
     """The section on level 5 against the exact solver: per band of discs played, the moves that
     kept the value, those the exact search chose, and the time per move."""
     lines = [
@@ -267,7 +267,13 @@ def solver_section(checks: dict[str, Band], budget: float, note: str = "") -> st
         "",
         "The share of level 5's moves that keep the position's game-theoretic value (win, draw or loss), "
         "on a fixed set of positions from games between levels 2 and 3, checked by bitbully. Level 5 has "
-        f"{budget:g} s a move, as the server's default, and meets each position from cold (nothing kept from "
+        f"{budget:g} s a move, as the server's default"
+        + (
+            " (counted in its process's processor time, `--cpu-clock`: what it does with a core of its own)"
+            if cpu_clock
+            else ""
+        )
+        + ", and meets each position from cold (nothing kept from "
         "an earlier search, as a fresh worker process; in a game it keeps what it learnt on its last move)."
         + (f" {note}" if note else ""),
         "",
@@ -324,7 +330,7 @@ def main(argv: list[str]) -> int:
     started = time.time()
     checks = check_level5(args.positions, args.budget, args.workers, args.solver_only and args.cpu_clock)
     if args.solver_only:
-        section = solver_section(checks, args.budget, args.note)
+        section = solver_section(checks, args.budget, args.note, args.cpu_clock)
         print(section)
         text = DOC.read_text()
         DOC.write_text(text[: text.index(SECTION)] + section)

@@ -150,7 +150,7 @@ EVEN_ROWS = FULL & ~ODD_ROWS
 _BOUNDS: dict[int, int] = {}
 LOWER_OF = (-1, -1, -1, 0, 0, 0, 1, 1, 1)
 UPPER_OF = (-1, 0, 1, -1, 0, 1, -1, 0, 1)
-REMEMBERED = 2_000_000  # bounds kept at most (about 200 MB); then forgotten, all at once
+REMEMBERED = 1_000_000  # positions kept at most (about 100 MB); then forgotten, all at once
 BY_CENTRE = tuple((COLUMN_MASKS[c], -i) for i, c in enumerate(CENTRE_FIRST))
 # Past this many discs the exact search tries the centre first without counting threats: the
 # subtrees are small, and counting costs more than the positions it saves.
