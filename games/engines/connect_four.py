@@ -420,22 +420,23 @@ def think(board: Board, level: int, budget_s: float, seed: int) -> Choice:
 EXACT_FROM = 12
 STRONG_EXACT_FROM = 18
 # The share of the budget the exact search may take; the rest is for looking ahead should it not
-# finish (the first look, two moves ahead, takes milliseconds).
+# finish, or to put the latest loss first should every move lose (the first look, two moves
+# ahead, takes milliseconds).
 EXACT_SHARE = 0.9
 
 
-def _solved(mine: int, mask: int, moves: int, safe: list[int], search: Search) -> int:
-    """A column that keeps the position's value (win, draw or loss). The position is asked "a
-    win?", then if not "a loss?": yes-or-no questions, far cheaper than the value itself, and its
-    own search orders the moves best. Its bounds then answer at once which move achieves it."""
+def _solved(mine: int, mask: int, moves: int, safe: list[int], search: Search) -> int | None:
+    """A column that keeps the position's value (win, draw or loss), or None if every move loses.
+    The position is asked "a win?", then if not "a loss?": yes-or-no questions, far cheaper than
+    the value itself, and its own search orders the moves best. Its bounds then answer at once
+    which move achieves it."""
     value = search.solve(mine, mask, moves, 0, 1)
     if value <= 0:
         value = 0 if search.solve(mine, mask, moves, -1, 0) >= 0 else -1
-    ordered = Search._ordered(mine, mask, sum(safe))
     if value < 0:
-        return column_of(ordered[0])  # every move loses
+        return None
     theirs = mine ^ mask
-    for move in ordered:
+    for move in Search._ordered(mine, mask, sum(safe)):
         if -search.solve(theirs, mask | move, moves + 1, -value, 1 - value) >= value:
             return column_of(move)
     raise AssertionError("no move keeps the value the search found")  # pragma: no cover
@@ -471,7 +472,12 @@ def _expert(
         return Choice(column, exact=True)
     if moves >= exact_from:
         try:
-            return Choice(_solved(mine, mask, moves, safe, Search(start + budget_s * EXACT_SHARE)), exact=True)
+            column = _solved(mine, mask, moves, safe, Search(start + budget_s * EXACT_SHARE))
+            if column is not None:
+                return Choice(column, exact=True)
+            # Every move loses: the look ahead below puts the latest loss it sees first.
+            ranked = _deepening(mine, mask, moves, rng, start + budget_s, max_depth)
+            return Choice(ranked[0][1], exact=True)
         except OutOfTime:
             pass
     ranked = _deepening(mine, mask, moves, rng, start + budget_s, max_depth)
