@@ -1,6 +1,7 @@
 """The Connect Four engine on its own: wins in one, blocks a loss in one, never plays an illegal
-move at any level, stays within its budget, and at level 5 keeps the value of every position with
-at least 20 discs, as an exact solver of its own (bitbully, in the tests only) has it."""
+move at any level, stays within its budget, and at level 5 keeps the value of every position it
+is shown from 12 discs on (and every one with 20 or more), as an exact solver of its own
+(bitbully, in the tests only) has it."""
 
 import random
 import time
