@@ -76,9 +76,15 @@ bench-full: install-dev
 
 ## strength: the computer's levels against each other and two references, level 5 against an
 ##           exact solver; rewrites docs/strength.md (about an hour on two cores)
-.PHONY: strength book
+.PHONY: strength strength-solver book
 strength: install-dev
 	$(BIN)/python -m bench.strength
+
+## strength-solver: only level 5 against the exact solver, 60 positions per band of discs
+##           played, its budget in processor time; rewrites that section of docs/strength.md
+##           (about 6 minutes)
+strength-solver: install-dev
+	$(BIN)/python -m bench.strength --solver-only --cpu-clock --workers 1
 
 ## book: generate level 5's opening book (games/engines/connect_four_book.txt.gz) with the solver
 book: install-dev

@@ -1,9 +1,9 @@
 """The Connect Four engine on its own: wins in one, blocks a loss in one, never plays an illegal
-move at any level, stays within its budget, and at level 5 keeps the value of every position with
-at least 20 discs, as an exact solver of its own (bitbully, in the tests only) has it."""
+move at any level, stays within its budget, and at level 5 keeps the value of every position it
+is shown from 12 discs on (and every one with 20 or more), as an exact solver of its own
+(bitbully, in the tests only) has it."""
 
 import random
-import statistics
 import time
 
 import pytest
@@ -147,26 +147,38 @@ def test_every_book_move_level_five_plays_as_red_keeps_the_value_along_random_ga
 SERVER_BUDGET = 0.9
 
 
-def test_level_five_as_yellow_takes_the_win_it_once_let_slip_at_fifteen_discs():
+@pytest.fixture
+def own_core(monkeypatch):
+    """The engine's deadlines counted in this process's processor time: what level 5 does with a
+    core of its own, however busy the machine running the tests is (docs/strength.md measures it
+    on the wall clock)."""
+    from types import SimpleNamespace
+
+    from games.engines import connect_four
+
+    monkeypatch.setattr(connect_four, "time", SimpleNamespace(perf_counter=time.process_time))
+    _BOUNDS.clear()  # and from cold, as a fresh worker process
+
+
+def test_level_five_as_yellow_takes_the_win_it_once_let_slip_at_fifteen_discs(own_core):
     """After 3 4 3 3 3 4 4 4 5 5 4 5 2 5 5 (columns from 1) Yellow wins with 1, 2 or 5; 6 only
-    draws. A cold start: no bounds left over from earlier searches."""
+    draws."""
     moves = [int(c) - 1 for c in "343334445545255"]
     winning = {c for c, score in oracle_scores(moves).items() if score > 0}
     assert winning == {0, 1, 4}
-    _BOUNDS.clear()
     choice = think(play(moves), 5, SERVER_BUDGET, 1)
     assert choice.column in winning
 
 
 def middle_game_positions(count, seed):
-    """Positions with 12 to 20 discs from seeded games between levels 2 and 3 (each side's level
-    drawn per game), none over or offering a win in one: the positions the exact search has the
-    least time for."""
+    """Positions with 12 to 16 discs from seeded games between levels 2 and 3 (each side's level
+    drawn per game), none over or offering a win in one: where the exact search has the least
+    time to spare (past 16 discs it finishes in a fraction of the budget)."""
     rng, found = random.Random(seed), []
     while len(found) < count:
         board, moves = rules.initial_state(), []
         levels = {1: rng.choice([2, 3]), 2: rng.choice([2, 3])}
-        target = rng.randint(12, 20)
+        target = rng.randint(12, 16)
         while not board.outcome.finished and len(moves) < target:
             column = think(board, levels[board.to_move], 0, rng.randrange(2**32)).column
             board, _ = rules.apply(board, board.to_move, column)
@@ -177,19 +189,19 @@ def middle_game_positions(count, seed):
     return found
 
 
-def test_level_five_keeps_the_value_of_every_middle_game_position_within_the_server_budget():
+def test_level_five_keeps_the_value_of_every_middle_game_position_within_the_server_budget(own_core):
     """From 12 discs on, level 5's move keeps the position's value (as bitbully has it) with the
     server's default budget, and it moves within that budget (the deadline is checked every few
     hundred positions searched: a little over is unwinding, never a tenth of a second more)."""
-    _BOUNDS.clear()  # as a fresh worker process
     lost, seconds = [], []
-    for board, moves in middle_game_positions(36, 29):
-        started = time.perf_counter()
+    for board, moves in middle_game_positions(48, 29):
+        _BOUNDS.clear()
+        started = time.process_time()
         column = think(board, 5, SERVER_BUDGET, 3).column
-        seconds.append(time.perf_counter() - started)
+        seconds.append(time.process_time() - started)
         if not keeps_the_value(moves, column):
             lost.append(("".join(str(c + 1) for c in moves), column + 1))
-    p99 = statistics.quantiles(seconds, n=100)[98]
+    p99 = sorted(seconds)[round(0.99 * (len(seconds) - 1))]
     print(f"level 5 in {len(seconds)} positions: p99 {p99:.3f} s, longest {max(seconds):.3f} s")
     assert lost == []
     assert max(seconds) < SERVER_BUDGET + 0.1

@@ -150,7 +150,7 @@ EVEN_ROWS = FULL & ~ODD_ROWS
 _BOUNDS: dict[int, int] = {}
 LOWER_OF = (-1, -1, -1, 0, 0, 0, 1, 1, 1)
 UPPER_OF = (-1, 0, 1, -1, 0, 1, -1, 0, 1)
-REMEMBERED = 2_000_000  # bounds kept at most (about 200 MB); then forgotten, all at once
+REMEMBERED = 1_000_000  # positions kept at most (about 100 MB); then forgotten, all at once
 BY_CENTRE = tuple((COLUMN_MASKS[c], -i) for i, c in enumerate(CENTRE_FIRST))
 # Past this many discs the exact search tries the centre first without counting threats: the
 # subtrees are small, and counting costs more than the positions it saves.
@@ -189,14 +189,15 @@ def _exact(deadline: float | None, counter: list[int]):
         r |= p & ((discs << 8) | (discs >> 24))
         return r & empty
 
-    def solve(mine: int, mask: int, moves: int, alpha: int, beta: int) -> int:
+    def solve(mine: int, mask: int, moves: int, alpha: int, beta: int, their_threats: int = -1) -> int:
         counter[0] += 1
         if deadline is not None and not counter[0] & 255 and perf_counter() > deadline:
             raise OutOfTime
         theirs, empty = mine ^ mask, FULL ^ mask
         possible = (mask + BOTTOM) & FULL
         next_cells = possible
-        their_threats = threats(theirs, empty)
+        if their_threats < 0:  # else the caller counted them to order its moves
+            their_threats = threats(theirs, empty)
         forced = possible & their_threats
         if forced:
             if forced & (forced - 1):
@@ -242,14 +243,14 @@ def _exact(deadline: float | None, counter: list[int]):
                     known = bounds.get(theirs + (mask | move))
                     if known is not None and -UPPER_OF[known] >= beta:
                         return -UPPER_OF[known]
-                    scored.append((threats(mine | move, empty ^ move).bit_count(), rank, move))
+                    made = threats(mine | move, empty ^ move)
+                    scored.append((made.bit_count(), rank, move, made))
             scored.sort(reverse=True)
-            ordered = [move for _, _, move in scored]
         else:
-            ordered = [possible & column for column, _ in BY_CENTRE if possible & column]
+            scored = [(0, 0, possible & column, -1) for column, _ in BY_CENTRE if possible & column]
         window_low, best, after = alpha, -1, moves + 1
-        for move in ordered:
-            score = -solve(theirs, mask | move, after, -beta, -alpha)
+        for _, _, move, made in scored:
+            score = -solve(theirs, mask | move, after, -beta, -alpha, made)
             if score > best:
                 best = score
                 if score > alpha:
@@ -419,22 +420,23 @@ def think(board: Board, level: int, budget_s: float, seed: int) -> Choice:
 EXACT_FROM = 12
 STRONG_EXACT_FROM = 18
 # The share of the budget the exact search may take; the rest is for looking ahead should it not
-# finish (the first look, two moves ahead, takes milliseconds).
+# finish, or to put the latest loss first should every move lose (the first look, two moves
+# ahead, takes milliseconds).
 EXACT_SHARE = 0.9
 
 
-def _solved(mine: int, mask: int, moves: int, safe: list[int], search: Search) -> int:
-    """A column that keeps the position's value (win, draw or loss). The position is asked "a
-    win?", then if not "a loss?": yes-or-no questions, far cheaper than the value itself, and its
-    own search orders the moves best. Its bounds then answer at once which move achieves it."""
+def _solved(mine: int, mask: int, moves: int, safe: list[int], search: Search) -> int | None:
+    """A column that keeps the position's value (win, draw or loss), or None if every move loses.
+    The position is asked "a win?", then if not "a loss?": yes-or-no questions, far cheaper than
+    the value itself, and its own search orders the moves best. Its bounds then answer at once
+    which move achieves it."""
     value = search.solve(mine, mask, moves, 0, 1)
     if value <= 0:
         value = 0 if search.solve(mine, mask, moves, -1, 0) >= 0 else -1
-    ordered = Search._ordered(mine, mask, sum(safe))
     if value < 0:
-        return column_of(ordered[0])  # every move loses
+        return None
     theirs = mine ^ mask
-    for move in ordered:
+    for move in Search._ordered(mine, mask, sum(safe)):
         if -search.solve(theirs, mask | move, moves + 1, -value, 1 - value) >= value:
             return column_of(move)
     raise AssertionError("no move keeps the value the search found")  # pragma: no cover
@@ -470,7 +472,12 @@ def _expert(
         return Choice(column, exact=True)
     if moves >= exact_from:
         try:
-            return Choice(_solved(mine, mask, moves, safe, Search(start + budget_s * EXACT_SHARE)), exact=True)
+            column = _solved(mine, mask, moves, safe, Search(start + budget_s * EXACT_SHARE))
+            if column is not None:
+                return Choice(column, exact=True)
+            # Every move loses: the look ahead below puts the latest loss it sees first.
+            ranked = _deepening(mine, mask, moves, rng, start + budget_s, max_depth)
+            return Choice(ranked[0][1], exact=True)
         except OutOfTime:
             pass
     ranked = _deepening(mine, mask, moves, rng, start + budget_s, max_depth)
