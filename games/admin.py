@@ -90,6 +90,14 @@ def _clock_text(ms: int) -> str:
     return f"{int(minutes)}:{seconds:04.1f}"
 
 
+def _computer(game: Game) -> tuple[str, int, str] | None:
+    """The computer's seat name, level and level name in a game against it, else None."""
+    if game.computer_seat is None:
+        return None
+    level = game.computer_level
+    return RULES[game.kind].seat_names[game.computer_seat], level, ENGINES[game.kind].levels.get(level, "?")
+
+
 @admin.register(Game)
 class GameAdmin(admin.ModelAdmin):
     # Short headers and compact values on one line each, so the whole list fits a laptop (1280 px)
@@ -209,22 +217,20 @@ class GameAdmin(admin.ModelAdmin):
     @admin.display(description="Opponent", ordering="computer_level")
     def opponent(self, game):
         """Who plays whom: two people, or a person and the computer (its seat and level)."""
-        if game.computer_seat is None:
+        computer = _computer(game)
+        if computer is None:
             return "two people"
-        names, levels = RULES[game.kind].seat_names, ENGINES[game.kind].levels
-        level = game.computer_level
-        return f"computer as {names[game.computer_seat]}, level {level} ({levels.get(level, '?')})"
+        seat_name, level, level_name = computer
+        return f"computer as {seat_name}, level {level} ({level_name})"
 
     @admin.display(description="Opponent", ordering="computer_level")
     def opponent_short(self, game):
         """The list's opponent: "people", or "computer L3 (Yellow)"; the level's name on hover."""
-        if game.computer_seat is None:
+        computer = _computer(game)
+        if computer is None:
             return "people"
-        names, levels = RULES[game.kind].seat_names, ENGINES[game.kind].levels
-        level = game.computer_level
-        return format_html(
-            '<span title="{}">computer L{} ({})</span>', levels.get(level, "?"), level, names[game.computer_seat]
-        )
+        seat_name, level, level_name = computer
+        return format_html('<span title="{}">computer L{} ({})</span>', level_name, level, seat_name)
 
     @admin.display(description="Time control", ordering="time_control")
     def time_control_name(self, game):
