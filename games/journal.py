@@ -24,7 +24,7 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from typing import Any
 
-from django.db import connection
+from django.db import InterfaceError, OperationalError, connection
 
 from games import metrics, store
 
@@ -100,6 +100,17 @@ async def run(function: Callable, *args, **kwargs) -> Any:
 
     _submit(functools.partial(function, *args, **kwargs), settle)
     return await future
+
+
+async def read(function: Callable, *args, **kwargs) -> Any:
+    """``run`` for a call that only reads: if the lasting connection turned out to be dead (the
+    database restarted, an operator ended it), the call is made once more on a fresh one, so a
+    reader never pays for a connection that died while nobody used it. A read changes nothing,
+    so running it twice is harmless."""
+    try:
+        return await run(function, *args, **kwargs)
+    except (OperationalError, InterfaceError):
+        return await run(function, *args, **kwargs)
 
 
 async def append(append: store.Append) -> None:

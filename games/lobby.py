@@ -88,7 +88,7 @@ async def current() -> dict:
     global _latest, _latest_at, _stale
     if _latest is None or _stale or time.monotonic() - _latest_at > PUSH_DELAY:
         _stale = False
-        _latest, _latest_at = await journal.run(read_lists), time.monotonic()
+        _latest, _latest_at = await journal.read(read_lists), time.monotonic()
     return _latest
 
 

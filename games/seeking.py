@@ -46,7 +46,7 @@ async def create(owner: str, address: str, time_control: str, replace: bool) -> 
 
 
 async def ticket(seek_id: str) -> Ticket | None:
-    return await journal.run(pool.ticket, seek_id)
+    return await journal.read(pool.ticket, seek_id)
 
 
 async def attach(seek_id: str, channel_name: str, token: str) -> Ticket | None:

@@ -498,7 +498,7 @@ async def api_join(request, game_id):
 
 
 async def _read(game_id):
-    return await journal.run(store.read_game, game_id)
+    return await journal.read(store.read_game, game_id)
 
 
 @require_GET

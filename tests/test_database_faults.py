@@ -355,3 +355,34 @@ async def test_the_heartbeat_keeps_beating_while_a_sweep_waits_on_the_database(s
         assert await Connection.objects.filter(game_id=game_id).acount() == 3
     finally:
         released.set()
+
+
+@database_sync_to_async
+def end_every_other_connection() -> int:
+    """What an operator's ``pg_terminate_backend`` over the database does: every connection but this one ends."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+        return cursor.fetchone()[0]
+
+
+async def test_api_reads_answer_as_usual_after_the_database_server_ends_their_connections(async_client):
+    """The journal's lasting connection and the pool's are ended under them: the next reads find
+    fresh ones (a read is made again once on a fresh connection; the pool checks before handing
+    one out), so every answer is a 200 with the game, none an error."""
+    if connection.vendor != "postgresql":
+        pytest.skip("a server-side disconnect needs PostgreSQL")
+    game_id = (await async_client.post("/api/games")).json()["id"]
+    seek = await async_client.post("/api/seeks", {}, content_type="application/json")
+    for _ in range(2):  # every connection the reads use is open, then ended
+        assert (await async_client.get(f"/api/games/{game_id}")).status_code == 200
+        assert await end_every_other_connection() >= 1
+        answers = await asyncio.gather(
+            *(async_client.get(f"/api/games/{game_id}") for _ in range(16)),
+            *(async_client.get(f"/api/seeks/{seek.json()['id']}") for _ in range(4)),
+            async_client.get("/api/lobby"),
+        )
+        assert [answer.status_code for answer in answers] == [200] * len(answers)
+        assert all(answer.json().get("id") in (game_id, seek.json()["id"], None) for answer in answers)
