@@ -40,6 +40,7 @@ log = logging.getLogger(__name__)
 BATCH_SECONDS = 0.5
 _queue: dict[str, tuple[store.Presence, LiveGame | None]] = {}  # game ID -> newest count not yet broadcast
 _senders: dict[str, asyncio.Task] = {}
+_broadcasting: set[asyncio.Task] = set()  # counts going out at once (the loop keeps only weak references)
 # What the database failed to record, for the sweeper: channel name -> (its game, when its
 # arrival or departure happened), and game ID -> (the game, when play started or rows came back).
 _unrecorded: dict[str, tuple[LiveGame, datetime]] = {}
@@ -164,7 +165,11 @@ async def publish(game_id: str, count: store.Presence | None, live: LiveGame | N
         if live is not None:
             live.players_sent = players
         _queue.pop(game_id, None)  # this count supersedes anything waiting
-        await _broadcast(game_id, _message(count), live)
+        # Sent without waiting (counts carry their version, so their order does not matter): a
+        # hello's welcome, or a move's ack, never waits for the channel layer.
+        task = asyncio.ensure_future(_broadcast(game_id, _message(count), live))
+        _broadcasting.add(task)
+        task.add_done_callback(_broadcasting.discard)
         return
     queued = _queue.get(game_id)
     if queued is None or count.version > queued[0].version:
@@ -186,8 +191,8 @@ async def _send(game_id: str) -> None:
 
 async def sent() -> None:
     """Wait until every queued presence broadcast has gone out."""
-    while _senders:
-        await asyncio.gather(*_senders.values(), return_exceptions=True)
+    while _senders or _broadcasting:
+        await asyncio.gather(*_senders.values(), *_broadcasting, return_exceptions=True)
 
 
 async def _broadcast(game_id: str, message: dict, live: LiveGame | None) -> None:
@@ -234,9 +239,10 @@ def observe(live: LiveGame, message: dict) -> None:
 def reset() -> None:
     """Forget every count waiting to go out and all that waits to be recorded (each test has its
     own event loop and database)."""
-    for sender in _senders.values():
+    for sender in [*_senders.values(), *_broadcasting]:
         sender.cancel()
     _senders.clear()
+    _broadcasting.clear()
     _queue.clear()
     _unrecorded.clear()
     _uncounted.clear()
