@@ -67,6 +67,7 @@ def test_every_move_is_announced_to_screen_readers(new_page, server):
 def test_a_game_on_phones_by_tapping(new_page, server, screenshot):
     red = new_page(**PHONE)
     red.goto(server.url + "/")
+    red.select_option("#start-seat", "1")  # Red, who moves first (the default is random)
     red.tap("#new-game")
     yellow = new_page(**PHONE)
     yellow.goto(red.locator("#invite-url").input_value())
