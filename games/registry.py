@@ -111,8 +111,6 @@ class LiveGame:
     unsent: bool = False  # a broadcast from here failed: the next heal nudges this game's sockets
     players_sent: tuple[bool, bool] | None = None  # seats present in the last presence broadcast from here
     flag_timer: asyncio.TimerHandle | None = None  # ends the game on time when the side to move runs out
-    outbox: list[dict] = field(default_factory=list)  # committed events waiting for their broadcast, in order
-    sender: asyncio.Task | None = None  # broadcasts the outbox while it has anything
 
     @property
     def presence_version(self) -> int:
@@ -259,20 +257,6 @@ async def observe(live: LiveGame, message: dict) -> None:
                 log.warning("catching game %s up failed: %s", live.id, error)
 
 
-def _send_in_order(live: LiveGame, message: dict) -> None:
-    """Broadcast a committed event without waiting for it: events of a game leave in the order they
-    were committed, one after another, while the action that committed it goes on (a mover's ack is
-    never held up by a slow or hung channel layer, nor the game's lock by the broadcast)."""
-    live.outbox.append(message)
-    if live.sender is None or live.sender.done():
-        live.sender = asyncio.ensure_future(_send_outbox(live))
-
-
-async def _send_outbox(live: LiveGame) -> None:
-    while live.outbox:
-        await _broadcast(live.id, live.outbox.pop(0))
-
-
 async def _broadcast(game_id: str, message: dict) -> None:
     """Tell every connection of the game, in every process. What was committed stays committed if this fails."""
     try:
@@ -380,7 +364,7 @@ async def _act(
                 if received is not None and event.kind == "move":
                     metrics.MOVE_SECONDS.observe(time.perf_counter() - received)
                 _count(event, before, after)
-                _send_in_order(live, {"type": "game.event", "event": message, "raw": raw})
+                await _broadcast(live.id, {"type": "game.event", "event": message, "raw": raw})
                 if after.status != before.status or event.kind == "rematch":
                     lobby.changed()  # a game started, ended, or began again as a rematch
                 if after.status == PLAYING and before.status != PLAYING:
