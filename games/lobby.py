@@ -146,9 +146,14 @@ def detach(channel_name: str) -> None:
     _here.discard(channel_name)
 
 
+def _content(lists: dict) -> dict:
+    """What the lists show, without when they were read."""
+    return {key: value for key, value in lists.items() if key != "as_of"}
+
+
 def _tell_here(lists: dict) -> None:
     global _given
-    _given = {key: value for key, value in lists.items() if key != "as_of"}
+    _given = _content(lists)
     for channel_name in list(_here):
         here.tell(channel_name, {"type": "lobby.lists", "lists": lists})
 
@@ -162,7 +167,7 @@ async def refresh_here() -> None:
         return
     _refreshed_at = time.monotonic()
     lists = await journal.run(read_lists)
-    if {key: value for key, value in lists.items() if key != "as_of"} != _given:
+    if _content(lists) != _given:
         _tell_here(lists)
 
 

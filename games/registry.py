@@ -309,8 +309,9 @@ def _credit_late_delivery(live: LiveGame) -> None:
     if match.status != PLAYING or match.clock is None or last is None or last["type"] != "move":
         return
     made_ms, late_ms = last.get("at"), now_ms()
-    held_up = late_ms - (made_ms or late_ms) >= settings.GAME_LATE_DELIVERY_CREDIT_SECONDS * 1000
-    if made_ms is None or not held_up or match.turn not in live.connections.values():
+    if made_ms is None or late_ms - made_ms < settings.GAME_LATE_DELIVERY_CREDIT_SECONDS * 1000:
+        return  # untimed, or the layer's ordinary pace
+    if match.turn not in live.connections.values():
         return
     task = asyncio.ensure_future(_give_back_quietly(live.id, made_ms, late_ms))
     _crediting.add(task)
