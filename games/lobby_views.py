@@ -23,6 +23,7 @@ from games.clock import BadTimeControl
 from games.engines import ENGINES
 from games.identity import hash_token, token_matches
 from games.views import (
+    SUGGESTED_LEVEL,
     BadBody,
     _api_error,
     _computer_level,
@@ -38,7 +39,6 @@ from games.views import (
 )
 
 SESSION_SEEK = "seek"  # {"id": ..., "token": ...}: the browser's seek
-OFFERED_LEVEL = 3  # the level Play now offers first when nobody comes: a middling opponent
 ENDED = {
     pool.CANCELLED: "You stopped looking for an opponent.",
     pool.EXPIRED: "You were away too long, so you left the queue. Press Play now to look again.",
@@ -121,7 +121,7 @@ def _seek_page(request: HttpRequest, found, token: str, offer_notice: str = "", 
     context = {
         "seek": found,
         "computer_levels": list(ENGINES["connect4"].levels.items()),
-        "offered_level": OFFERED_LEVEL,
+        "offered_level": SUGGESTED_LEVEL,
         # Shown at once to a page (re)loaded that late; the script shows it when the time comes.
         "offer_now": bool(offer_notice) or (timezone.now() - found.created_at).total_seconds() >= offer_after,
         "offer_notice": offer_notice,
@@ -144,7 +144,7 @@ async def seek_computer(request, seek_id):
     The seek ends first, so its seeker is never also paired; one paired meanwhile goes to its game."""
     token = await _session_seek(request, seek_id)
     try:
-        level = _computer_level(_form_number(request.POST.get("level", OFFERED_LEVEL)))
+        level = _computer_level(_form_number(request.POST.get("level", SUGGESTED_LEVEL)))
     except ValueError as refusal:
         found = await seeking.ticket(seek_id)
         if found is None or found.status != pool.WAITING:

@@ -157,6 +157,9 @@ def _time_control(name) -> TimeControl | None:
 # with: one for all, a short game with an increment, so nobody waits on a stalled opponent for
 # ever. The API's default (untimed, when a client sends none) is its own and unchanged.
 HOME_TIME_CONTROL = "3+2"
+# The computer's level the pages offer first (the home page's card, the seek page's offer): a
+# middling opponent. The API's default stays level 1, as documented for bots.
+SUGGESTED_LEVEL = 3
 
 
 async def _home(request: HttpRequest, context: dict | None = None, status: int = 200):
@@ -169,6 +172,7 @@ async def _home(request: HttpRequest, context: dict | None = None, status: int =
     context = {
         "lists": lists,
         "computer_levels": levels,
+        "suggested_level": SUGGESTED_LEVEL,
         "default_time_control": HOME_TIME_CONTROL,
         **(context or {}),
     }

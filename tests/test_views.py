@@ -54,6 +54,15 @@ def test_the_home_pages_three_forms_start_with_one_time_control(client):
     assert Game.objects.get(pk=game_id).time_control == ""
 
 
+def test_the_home_page_suggests_the_computer_level_the_seek_page_offers(client):
+    """Level 3, a middling opponent, wherever a page offers the computer (the seek page's offer is
+    checked in tests/test_play_now_pages.py)."""
+    page = client.get("/").content.decode()
+    options = re.search(r'<select id="computer-level" name="level">(.*?)</select>', page, re.S)
+    assert options
+    assert re.findall(r'<option value="(\d)" selected>', options.group(1)) == ["3"]
+
+
 def test_new_game_gives_the_creator_seat_one_and_an_invite_link(client):
     game_id = create_game(client)
     assert is_game_id(game_id)

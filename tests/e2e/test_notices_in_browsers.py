@@ -4,6 +4,7 @@ game's start, a rematch's), and someone who really left and came back is."""
 
 import re
 
+import pytest
 from playwright.sync_api import expect
 
 from tests.e2e.test_lobby_in_browsers import GAME_URL, colours, play_now, seeking
@@ -25,6 +26,9 @@ document.addEventListener('DOMContentLoaded', () => {
 });
 """
 BACK = re.compile(r"(Red|Yellow) is back\.")
+# The laptop screens the layout is made for (tests/e2e/test_layout_in_browsers.py): the notices are
+# checked where a person plays, not only in the default window.
+LAPTOPS = {"1280x800": {"width": 1280, "height": 800}, "1366x768": {"width": 1366, "height": 768}}
 
 
 def recording(page):
@@ -40,10 +44,11 @@ def backs(page) -> list[str]:
     return [text for text in page.notices if BACK.search(text)]
 
 
-def paired(new_page, server, control):
+def paired(new_page, server, control, viewport=None):
     """Two strangers press Play now with ``control`` and land in one game: {'Red': page, 'Yellow': page}."""
-    first = recording(new_page())
-    second = recording(new_page())
+    size = {"viewport": viewport} if viewport else {}
+    first = recording(new_page(**size))
+    second = recording(new_page(**size))
     for page in (first, second):
         page.goto(server.url + "/")
         expect(page.locator("#lobby")).to_have_attribute("data-connected", "true")
@@ -76,8 +81,9 @@ def both_connected(red, yellow):
         expect(page.locator("#player-2")).to_have_attribute("data-online", "true")
 
 
-def test_no_one_is_back_at_a_play_now_start_nor_after_a_rematch(new_page, server):
-    players = paired(new_page, server, "10+5")
+@pytest.mark.parametrize("laptop", LAPTOPS)
+def test_no_one_is_back_at_a_play_now_start_nor_after_a_rematch(new_page, server, laptop):
+    players = paired(new_page, server, "10+5", LAPTOPS[laptop])
     red, yellow = players["Red"], players["Yellow"]
     both_connected(red, yellow)
     for page in (red, yellow):
@@ -107,8 +113,9 @@ def test_no_one_is_back_at_a_play_now_start_nor_after_a_rematch(new_page, server
         assert backs(page) == [], f"a return nobody left for: {page.notices}"
 
 
-def test_an_opponent_who_really_left_is_back(new_page, server):
-    players = paired(new_page, server, "5+0")
+@pytest.mark.parametrize("laptop", LAPTOPS)
+def test_an_opponent_who_really_left_is_back(new_page, server, laptop):
+    players = paired(new_page, server, "5+0", LAPTOPS[laptop])
     red, yellow = players["Red"], players["Yellow"]
     both_connected(red, yellow)
     game = yellow.url
