@@ -290,6 +290,9 @@ GAME_EXPIRE_UNJOINED_AFTER_SECONDS = env_seconds("GAME_EXPIRE_UNJOINED_AFTER_SEC
 GAME_EXPIRE_BATCH = int(os.environ.get("GAME_EXPIRE_BATCH") or 100)
 # manage.py purge_games deletes aborted games that never started once they are this many days old.
 GAME_PURGE_AFTER_DAYS = env_seconds("GAME_PURGE_AFTER_DAYS", 30)
+# An API call's Idempotency-Key is answered from what it made for at least this many hours; then
+# manage.py purge_games forgets it (docs/protocol.md, "Sending a call again").
+GAME_IDEMPOTENCY_KEEP_HOURS = env_seconds("GAME_IDEMPOTENCY_KEEP_HOURS", 24)
 # Per-connection limits: message size (bytes) and rate (messages per second, with a burst).
 GAME_MAX_MESSAGE_BYTES = int(os.environ.get("GAME_MAX_MESSAGE_BYTES") or 4096)
 GAME_RATE_PER_SECOND = env_seconds("GAME_RATE_PER_SECOND", 20)

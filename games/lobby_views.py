@@ -18,11 +18,12 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
-from games import limits, lobby, pool, registry, seeking
+from games import idempotency, limits, lobby, pool, registry, seeking, store
 from games.clock import BadTimeControl
 from games.engines import ENGINES
 from games.identity import hash_token, token_matches
 from games.views import (
+    REPLAYED,
     SUGGESTED_LEVEL,
     BadBody,
     _api_error,
@@ -30,6 +31,7 @@ from games.views import (
     _form_number,
     _home,
     _home_refused,
+    _key_reused,
     _rate_limited,
     _refused,
     _remember_seat,
@@ -203,21 +205,41 @@ async def api_seek(request):
     """Seek an opponent for a bot: one waiting seek per address; its token becomes the seat token."""
     try:
         body = api_body(request)
+        call = idempotency.keyed(request, "seeks", body)
     except BadBody as refusal:
         return _api_error(refusal.status, refusal.code, refusal.message)
+    except idempotency.BadKey as refusal:
+        return _api_error(400, "bad_idempotency_key", str(refusal))
     try:
         time_control = _time_control_name(body.get("time_control"))
     except BadTimeControl as refusal:
         return _api_error(400, "bad_field", str(refusal))
+    if call is not None and (made := await idempotency.made_before(call)) is not None:
+        return await _replayed_seek(request, call, made)
     if wait := await _refused(request, limits.SEEK):
         return _rate_limited(limits.SEEK, wait)
     address = limits.request_address(request) or ""
+    keyed = {"token": call.token, "request_key": call.record} if call else {}
     try:
-        found, token = await seeking.create(f"address:{address}", address, time_control, replace=False)
+        found, token = await seeking.create(f"address:{address}", address, time_control, replace=False, **keyed)
+    except store.AlreadyMade as made:  # the same call, sent twice at once: the other one made it
+        return await _replayed_seek(request, call, made)
     except pool.AlreadySeeking as already:
         message = "Your address has a seek waiting already; cancel it first."
         return _api_error(409, "already_seeking", message, seek_id=already.seek_id)
     return JsonResponse({**_seek_json(request, found), "token": token}, status=201)
+
+
+async def _replayed_seek(request: HttpRequest, call: idempotency.Keyed, made: store.AlreadyMade) -> JsonResponse:
+    """A seek sent again with its key: the seek the first call made, as it stands now."""
+    if not idempotency.same_request(call, made):
+        return _key_reused()
+    found = await seeking.ticket(made.resource)
+    if found is None:
+        return _api_error(404, "unknown_seek", "No seek has that ID.")
+    response = JsonResponse({**_seek_json(request, found), "token": call.token}, status=201)
+    response[REPLAYED] = "true"
+    return response
 
 
 @require_GET

@@ -204,3 +204,19 @@ class Seek(models.Model):
 
     def __str__(self):
         return f"{self.id} ({self.time_control or 'untimed'})"
+
+
+class RequestKey(models.Model):
+    """An API call made with an ``Idempotency-Key``: written in the same transaction as the game
+    or seek the call made, so the same call sent again (after an error or a lost answer) finds
+    what the first made instead of making a second. Nothing secret is kept (games/idempotency.py)."""
+
+    # sha256 of the call, the client's address and the client's key: one client's key never meets another's.
+    key = models.CharField(primary_key=True, max_length=64, editable=False)
+    # sha256 of the request's body: the same key with a different body is refused, not replayed.
+    fingerprint = models.CharField(max_length=64, editable=False)
+    resource = models.CharField(max_length=16, editable=False, help_text="The game or seek the call made.")
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    def __str__(self):
+        return self.resource

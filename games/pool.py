@@ -160,19 +160,32 @@ def _retried(transact):
 
 
 def seek(
-    owner: str, address: str, time_control: str, token_hash: str, replace: bool, now: datetime, now_ms: int
+    owner: str,
+    address: str,
+    time_control: str,
+    token_hash: str,
+    replace: bool,
+    now: datetime,
+    now_ms: int,
+    request_key: store.RequestKeyRecord | None = None,
 ) -> tuple[Ticket, list[Pairing], str | None]:
     """A new seek, paired at once if someone pairable waits in its pool.
 
     The owner's seek already waiting is cancelled if ``replace`` (a browser choosing again),
     else AlreadySeeking is raised. Returns the new seek as it ends up, the pairings made, and
-    the ID of the seek it replaced, if any. Three round trips at most before the commit."""
+    the ID of the seek it replaced, if any. Three round trips at most before the commit. With
+    ``request_key`` the key is recorded with the seek, or store.AlreadyMade if it was already."""
     moment = store.to_db(now)
 
     def transact():
         owners = _lock(time_control)
+        if request_key is not None:
+            owners.append(store.request_key_lookup(request_key.key))
         owners.append((f"SELECT id FROM {_SEEK} WHERE owner = %s AND status = %s{_for_update()}", [owner, WAITING]))
-        existing = store.run_statements(owners)[-1]
+        found = store.run_statements(owners)
+        existing = found[-1]
+        if request_key is not None and found[-2]:
+            raise store.AlreadyMade(*found[-2][0])
         statements, replaced = [], None
         if existing:
             if not replace:
@@ -192,6 +205,8 @@ def seek(
                 [seek_id, time_control, owner, address, token_hash, WAITING, moment, moment],
             )
         )
+        if request_key is not None:
+            statements.append(store.request_key_statement(request_key, seek_id, moment))
         statements.append(_longest_waiting(time_control, now))
         two = store.run_statements(statements)[-1]
         waiting = Ticket(seek_id, time_control, WAITING, now, token_hash, None, None)

@@ -483,11 +483,12 @@ async def give_back(game_id: str, outage_from_ms: int, outage_to_ms: int) -> dic
 
 
 async def create_game(
-    kind: str = "connect4", control: TimeControl | None = None, public: bool = False, seat: int = 1
+    kind: str = "connect4", control: TimeControl | None = None, public: bool = False, seat: int = 1, **keyed
 ) -> tuple[str, str]:
     """A new game with the creator in ``seat`` (timed by ``control``; an open challenge in the
-    lobby if ``public``): its ID and the creator's token."""
-    created = await journal.run(store.create_game, kind, control, public, seat)
+    lobby if ``public``): its ID and the creator's token. ``keyed``: an API call's ``token`` and
+    ``request_key`` (games/idempotency.py)."""
+    created = await journal.run(store.create_game, kind, control, public, seat, **keyed)
     metrics.GAMES_CREATED.inc()
     if public:
         lobby.changed()
@@ -500,11 +501,12 @@ async def create_computer_game(
     human_seat: int = 1,
     level: int = 1,
     public: bool = False,
+    **keyed,
 ) -> tuple[str, str]:
     """A game against the computer at ``level``, in play at once (on the lobby's watch list if
     ``public``): its ID and the person's token (the person has ``human_seat``; when that is 2, the
     computer starts thinking now)."""
-    created = await journal.run(store.create_computer_game, kind, control, human_seat, level, now_ms(), public)
+    created = await journal.run(store.create_computer_game, kind, control, human_seat, level, now_ms(), public, **keyed)
     metrics.GAMES_CREATED.inc()
     metrics.GAMES_STARTED.inc()
     if public:

@@ -15,7 +15,7 @@ from collections import defaultdict
 from channels.layers import get_channel_layer
 from django.utils import timezone
 
-from games import journal, lobby, metrics, pool
+from games import journal, lobby, metrics, pool, store
 from games.identity import hash_token, new_seat_token
 from games.pool import Pairing, Ticket
 from games.registry import now_ms
@@ -30,12 +30,20 @@ def group_name(seek_id: str) -> str:
     return f"seek-{seek_id}"
 
 
-async def create(owner: str, address: str, time_control: str, replace: bool) -> tuple[Ticket, str]:
+async def create(
+    owner: str,
+    address: str,
+    time_control: str,
+    replace: bool,
+    token: str | None = None,
+    request_key: store.RequestKeyRecord | None = None,
+) -> tuple[Ticket, str]:
     """A new seek (paired at once if someone waits): its ticket and the seeker's secret, which
-    becomes its seat token once paired. pool.AlreadySeeking if the owner waits already and not ``replace``."""
-    token = new_seat_token()
+    becomes its seat token once paired. pool.AlreadySeeking if the owner waits already and not
+    ``replace``; store.AlreadyMade if ``request_key`` was recorded already (games/idempotency.py)."""
+    token = token or new_seat_token()
     ticket, pairings, replaced = await journal.run(
-        pool.seek, owner, address, time_control, hash_token(token), replace, timezone.now(), now_ms()
+        pool.seek, owner, address, time_control, hash_token(token), replace, timezone.now(), now_ms(), request_key
     )
     metrics.SEEKS.inc()
     if replaced is not None:

@@ -20,7 +20,7 @@ from django.utils import timezone
 from games.clock import TimeControl
 from games.identity import hash_token, new_game_id, new_seat_token
 from games.match import PLAYING, WAITING, Event, Match, created_data, new_match, replay, replay_with_history
-from games.models import Connection, Game, GameEvent, Server
+from games.models import Connection, Game, GameEvent, RequestKey, Server
 
 # What the database raises when it could not do what was asked: Django's ``Error`` and all
 # its subclasses (OperationalError for a lost connection, a restart or a timeout,
@@ -65,6 +65,7 @@ class StoredGame:
 # docs/benchmarks.md), so they are written out. Everything else uses the ORM.
 _GAME, _EVENT = Game._meta.db_table, GameEvent._meta.db_table
 _CONNECTION, _SERVER = Connection._meta.db_table, Server._meta.db_table
+_REQUEST_KEY = RequestKey._meta.db_table
 # Rows per INSERT, IDs per IN list: well under SQLite's limit on the parameters of one statement.
 _BATCH = 100
 
@@ -166,31 +167,88 @@ _NEW_GAME_PLACEHOLDERS = ", ".join(["%s"] * len(_NEW_GAME_COLUMNS))
 
 
 def create_game(
-    kind: str = "connect4", control: TimeControl | None = None, public: bool = False, seat: int = 1
+    kind: str = "connect4",
+    control: TimeControl | None = None,
+    public: bool = False,
+    seat: int = 1,
+    token: str | None = None,
+    request_key: RequestKeyRecord | None = None,
 ) -> tuple[str, str]:
     """Create a game with the creator in ``seat`` (timed by ``control``, if given; listed in the
-    lobby if ``public``); return its ID and the creator's token."""
+    lobby if ``public``); return its ID and the creator's token (``token`` if given). With
+    ``request_key`` the key is recorded with the game, or AlreadyMade if it was already."""
     start = new_match(kind)  # refuses unknown kinds before anything is written
     created = Event(seq=1, kind="created", seat=seat, data=created_data(control))
     tc_name = control.name if control else ""
-    token = new_seat_token()
+    token = token or new_seat_token()
     hashes = {seat: hash_token(token), 3 - seat: ""}
     for _ in range(5):
         game_id, now = new_game_id(), _to_db(timezone.now())
-        try:
-            _script(
-                [
-                    (
-                        f"INSERT INTO {_GAME} ({_NEW_GAME_COLUMN_LIST}) VALUES ({_NEW_GAME_PLACEHOLDERS})",
-                        [game_id, kind, tc_name, public, WAITING, "", 1, hashes[1], hashes[2], 0, now, now],
-                    ),
-                    _insert_event_statement([Append(game_id, created, start)], now),
-                ]
-            )
+        statements = [
+            (
+                f"INSERT INTO {_GAME} ({_NEW_GAME_COLUMN_LIST}) VALUES ({_NEW_GAME_PLACEHOLDERS})",
+                [game_id, kind, tc_name, public, WAITING, "", 1, hashes[1], hashes[2], 0, now, now],
+            ),
+            _insert_event_statement([Append(game_id, created, start)], now),
+        ]
+        if _made(statements, game_id, request_key, now):
             return game_id, token
-        except IntegrityError:  # an ID collision: vanishingly rare, so just draw again
-            continue
     raise RuntimeError("could not draw a free game ID")
+
+
+# ----- Idempotency keys (games/idempotency.py) -------------------------------------
+
+
+@dataclass(frozen=True)
+class RequestKeyRecord:
+    key: str
+    fingerprint: str
+
+
+class AlreadyMade(Exception):
+    """The call's idempotency key is recorded already: ``resource`` is what the first call made."""
+
+    def __init__(self, resource: str, fingerprint: str):
+        super().__init__(resource)
+        self.resource, self.fingerprint = resource, fingerprint
+
+
+def request_key_statement(record: RequestKeyRecord, resource: str, moment) -> tuple[str, list]:
+    """Record the key in the transaction that makes ``resource``: a second commit with it fails."""
+    return (
+        f'INSERT INTO {_REQUEST_KEY} ("key", fingerprint, resource, created_at) VALUES (%s, %s, %s, %s)',
+        [record.key, record.fingerprint, resource, moment],
+    )
+
+
+def request_key_lookup(key: str) -> tuple[str, list]:
+    return f'SELECT resource, fingerprint FROM {_REQUEST_KEY} WHERE "key" = %s', [key]
+
+
+def made_with(key: str) -> AlreadyMade | None:
+    """What a call with this key made, if one committed."""
+    rows = _rows(*request_key_lookup(key))
+    return AlreadyMade(*rows[0]) if rows else None
+
+
+def seats_of(game_id: str) -> tuple[str, str, int | None] | None:
+    """A game's kind, seat 1's token hash and the computer's level: what a replayed create answers with."""
+    rows = _rows(f"SELECT kind, seat1_token_hash, computer_level FROM {_GAME} WHERE id = %s", [game_id])
+    return rows[0] if rows else None
+
+
+def _made(statements: list, resource: str, request_key: RequestKeyRecord | None, moment) -> bool:
+    """Run a new game's statements, with its request key if any: True if committed, False on an
+    ID collision (draw again); AlreadyMade if the key was recorded first."""
+    if request_key is not None:
+        statements = [*statements, request_key_statement(request_key, resource, moment)]
+    try:
+        _script(statements)
+        return True
+    except IntegrityError:  # the key taken by a call just before, or an ID collision (vanishingly rare)
+        if request_key is not None and (made := made_with(request_key.key)) is not None:
+            raise made from None
+        return False
 
 
 def create_rematch(
@@ -263,21 +321,27 @@ def started_game_statements(
 
 
 def create_computer_game(
-    kind: str, control: TimeControl | None, human_seat: int, level: int, now_ms: int, public: bool = False
+    kind: str,
+    control: TimeControl | None,
+    human_seat: int,
+    level: int,
+    now_ms: int,
+    public: bool = False,
+    token: str | None = None,
+    request_key: RequestKeyRecord | None = None,
 ) -> tuple[str, str]:
     """A game against the computer, in play at once: the person's seat and the computer's at
-    ``level`` (1 to 5); on the lobby's watch list if ``public``. Return its ID and the person's token."""
+    ``level`` (1 to 5); on the lobby's watch list if ``public``. Return its ID and the person's
+    token (``token`` if given); ``request_key`` as for ``create_game``."""
     new_match(kind)  # refuses unknown kinds before anything is written
-    token = new_seat_token()
+    token = token or new_seat_token()
     computer = (3 - human_seat, level)
     hashes = {human_seat: hash_token(token), computer[0]: ""}
     for _ in range(5):
         game_id = new_game_id()
-        try:
-            _script(started_game_statements(game_id, kind, hashes, control, now_ms, public=public, computer=computer))
+        statements = started_game_statements(game_id, kind, hashes, control, now_ms, public=public, computer=computer)
+        if _made(statements, game_id, request_key, _to_db(timezone.now())):
             return game_id, token
-        except IntegrityError:  # an ID collision: draw again
-            continue
     raise RuntimeError("could not draw a free game ID")
 
 

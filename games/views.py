@@ -19,7 +19,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from games import journal, limits, lobby, readiness, registry, store
+from games import idempotency, journal, limits, lobby, readiness, registry, store
 from games.clock import BadTimeControl, TimeControl, parse_time_control
 from games.engines import ENGINES
 from games.identity import is_game_id, normalize_game_id, token_matches
@@ -445,8 +445,11 @@ async def readyz(request):
 async def api_create(request):
     try:
         body = api_body(request)
+        call = idempotency.keyed(request, "games", body)
     except BadBody as refusal:
         return _bad_body(refusal)
+    except idempotency.BadKey as refusal:
+        return _api_error(400, "bad_idempotency_key", str(refusal))
     kind = body.get("kind", "connect4")
     if kind not in RULES:
         return _api_error(400, "bad_field", f"'kind' must be one of: {', '.join(RULES)}.")
@@ -461,39 +464,74 @@ async def api_create(request):
     if not isinstance(public, bool):
         return _api_error(400, "bad_field", "'public' must be true or false.")
     if opponent == "computer":
-        return await _api_create_computer_game(request, body, kind, control, public)
-    try:
-        seat = _seat_choice(body.get("seat"), default=1)
-    except ValueError as refusal:
-        return _api_error(400, "bad_field", str(refusal))
+        try:
+            level, seat = _computer_choice(body.get("level", 1), body.get("seat"))
+        except ValueError as refusal:
+            return _api_error(400, "bad_field", str(refusal))
+    else:
+        try:
+            seat = _seat_choice(body.get("seat"), default=1)
+        except ValueError as refusal:
+            return _api_error(400, "bad_field", str(refusal))
+    if call is not None and (made := await idempotency.made_before(call)) is not None:
+        return await _replayed_game(request, call, made)
     if wait := await _refused(request, limits.CREATE):
         return _rate_limited(limits.CREATE, wait)
-    game_id, token = await registry.create_game(kind, control, public, seat)
-    return JsonResponse({"id": game_id, "seat": seat, "token": token, **_urls(request, game_id)}, status=201)
-
-
-async def _api_create_computer_game(
-    request, body: dict, kind: str, control: TimeControl | None, public: bool
-) -> JsonResponse:
+    keyed = {"token": call.token, "request_key": call.record} if call else {}
     try:
-        level, seat = _computer_choice(body.get("level", 1), body.get("seat"))
-    except ValueError as refusal:
-        return _api_error(400, "bad_field", str(refusal))
-    if wait := await _refused(request, limits.CREATE):
-        return _rate_limited(limits.CREATE, wait)
-    game_id, token = await registry.create_computer_game(kind, control, seat, level, public)
-    computer = {"seat": 3 - seat, "level": level, "name": ENGINES[kind].levels[level]}
-    body = {"id": game_id, "seat": seat, "token": token, "computer": computer, **_urls(request, game_id)}
-    return JsonResponse(body, status=201)
+        if opponent == "computer":
+            game_id, token = await registry.create_computer_game(kind, control, seat, level, public, **keyed)
+        else:
+            game_id, token = await registry.create_game(kind, control, public, seat, **keyed)
+    except store.AlreadyMade as made:  # the same call, sent twice at once: the other one made it
+        return await _replayed_game(request, call, made)
+    level = level if opponent == "computer" else None
+    return JsonResponse(_created_game(request, game_id, seat, token, kind, level), status=201)
+
+
+def _created_game(request: HttpRequest, game_id: str, seat: int, token: str, kind: str, level: int | None = None):
+    """The answer to a create: the game, the creator's seat and token, the computer if it plays."""
+    answer = {"id": game_id, "seat": seat, "token": token}
+    if level is not None:
+        answer["computer"] = {"seat": 3 - seat, "level": level, "name": ENGINES[kind].levels[level]}
+    return {**answer, **_urls(request, game_id)}
+
+
+async def _replayed_game(request: HttpRequest, call: idempotency.Keyed, made: store.AlreadyMade) -> JsonResponse:
+    """A create sent again with its key: the game the first call made, as it answered then."""
+    if not idempotency.same_request(call, made):
+        return _key_reused()
+    seats = await journal.read(store.seats_of, made.resource)
+    if seats is None:  # made, then deleted (an operator's purge)
+        return _api_error(404, "unknown_game", "No game has that ID.")
+    kind, hash1, level = seats
+    seat = 1 if token_matches(call.token, hash1) else 2
+    response = JsonResponse(_created_game(request, made.resource, seat, call.token, kind, level), status=201)
+    response[REPLAYED] = "true"
+    return response
+
+
+REPLAYED = "Idempotent-Replayed"  # on an answer that a keyed call's retry got: nothing new was made
+
+
+def _key_reused() -> JsonResponse:
+    return _api_error(
+        422, "idempotency_key_reused", f"That {idempotency.HEADER} was sent before with a different request body."
+    )
 
 
 @csrf_exempt
 @require_POST
 async def api_join(request, game_id):
+    try:
+        call = idempotency.keyed(request, f"join {game_id}", {})
+    except idempotency.BadKey as refusal:
+        return _api_error(400, "bad_idempotency_key", str(refusal))
     if wait := await _refused(request, limits.JOIN):
         return _rate_limited(limits.JOIN, wait)
     try:
-        seat, token, event = await registry.join(game_id)
+        # With a key the seat token is the key's, so a retry finds the seat the first attempt took.
+        seat, token, event = await registry.join(game_id, call.token if call else None)
     except UnknownGame:
         return _api_error(404, "unknown_game", "No game has that ID.")
     except IllegalMove as refusal:

@@ -10,7 +10,7 @@ from django.utils import timezone
 from games import store
 from games.identity import hash_token
 from games.match import decide_abort, decide_join, decide_resign, replay
-from games.models import Connection, Game, GameEvent, Server
+from games.models import Connection, Game, GameEvent, RequestKey, Server
 
 pytestmark = pytest.mark.django_db
 
@@ -65,7 +65,7 @@ def test_old_aborted_games_that_never_started_are_deleted_in_batches_with_their_
     assert not Connection.objects.filter(channel_name="stale").exists()
     assert set(Game.objects.values_list("id", flat=True)) == set(kept.values())
     assert all(GameEvent.objects.filter(game_id=game_id).exists() for game_id in kept.values())
-    assert [line.split(":")[0] for line in output.splitlines()[:-1]] == ["Batch 1", "Batch 2", "Batch 3"]
+    assert [line.split(":")[0] for line in output.splitlines()[:-2]] == ["Batch 1", "Batch 2", "Batch 3"]
     assert "Deleted 5 aborted game(s)" in output and "with 10 event(s), in 3 batch(es)" in output
     assert "1 games.Connection" in output
 
@@ -85,3 +85,14 @@ def test_a_dry_run_counts_and_deletes_nothing():
     assert output.startswith("Would delete 3 aborted game(s) that never started")
     assert Game.objects.filter(pk__in=doomed).count() == 3
     assert GameEvent.objects.filter(game_id__in=doomed).count() == 6
+
+
+def test_idempotency_keys_are_forgotten_once_past_their_hours(settings):
+    settings.GAME_IDEMPOTENCY_KEEP_HOURS = 24
+    now = timezone.now()
+    RequestKey.objects.create(key="old", fingerprint="f", resource="G1", created_at=now - timedelta(hours=25))
+    RequestKey.objects.create(key="new", fingerprint="f", resource="G2", created_at=now - timedelta(hours=23))
+    assert "Would forget 1 idempotency key(s)." in purge("--dry-run")
+    assert RequestKey.objects.count() == 2
+    assert "Forgot 1 idempotency key(s) older than 24 hours." in purge()
+    assert list(RequestKey.objects.values_list("key", flat=True)) == ["new"]

@@ -1,4 +1,5 @@
-"""Delete aborted games that never started, once they are old, with everything that refers to them.
+"""Delete aborted games that never started, once they are old, with everything that refers to them;
+and forget the API's idempotency keys once they are past GAME_IDEMPOTENCY_KEEP_HOURS.
 
 Such a game holds nothing anyone can come back to: nobody joined, so there was no play, no
 result and no rematch. Finished games, and games aborted after a second player joined, are
@@ -13,7 +14,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from games.match import ABORTED
-from games.models import Game
+from games.models import Game, RequestKey
 
 
 def never_started_before(cutoff):
@@ -40,8 +41,12 @@ class Command(BaseCommand):
             raise CommandError("--older-than must be 0 or more and --batch-size at least 1.")
         cutoff = timezone.now() - timedelta(days=older_than)
         old, before = never_started_before(cutoff), f"created before {cutoff:%Y-%m-%d %H:%M} UTC"
+        keys = RequestKey.objects.filter(
+            created_at__lt=timezone.now() - timedelta(hours=settings.GAME_IDEMPOTENCY_KEEP_HOURS)
+        )
         if dry_run:
             self.stdout.write(f"Would delete {old.count()} aborted game(s) that never started, {before}.")
+            self.stdout.write(f"Would forget {keys.count()} idempotency key(s).")
             return
         games = events = batches = 0
         while True:
@@ -59,3 +64,6 @@ class Command(BaseCommand):
             f"Deleted {games} aborted game(s) that never started, {before},"
             f" with {events} event(s), in {batches} batch(es)."
         )
+        forgotten, _ = keys.delete()
+        hours = settings.GAME_IDEMPOTENCY_KEEP_HOURS
+        self.stdout.write(f"Forgot {forgotten} idempotency key(s) older than {hours:g} hours.")
