@@ -25,7 +25,7 @@ from limits.errors import StorageError
 from limits.storage import storage_from_string
 from redis.exceptions import RedisError
 
-from games import liveness, metrics
+from games import liveness, metrics, redis_guard
 
 log = logging.getLogger(__name__)
 
@@ -146,13 +146,18 @@ def _rate_limiter() -> MovingWindowRateLimiter:
     return _limiter[1]
 
 
+async def _guarded(call):
+    """A limiter's call, guarded when it goes to Redis (games/redis_guard.py); in memory as it is."""
+    return await (redis_guard.guarded(call) if settings.REDIS_URL else call)
+
+
 async def retry_after(action: str, address: str) -> int | None:
     """Count one ``action`` by ``address``: None if allowed, else the seconds until it would be."""
     item, limiter = _item(action), _rate_limiter()
     try:
-        if await limiter.hit(item, action, address):
+        if await _guarded(limiter.hit(item, action, address)):
             return None
-        stats = await limiter.get_window_stats(item, action, address)
+        stats = await _guarded(limiter.get_window_stats(item, action, address))
     except REDIS_ERRORS as error:
         log.warning("rate limit of %s not checked, its storage failed: %s", action, error)
         return None
@@ -231,7 +236,7 @@ async def _take_socket_slot(address: str) -> bool:
     key, alive = f"{KEY_PREFIX}:sockets:{address}", f"{KEY_PREFIX}:alive:"
     try:
         script = _client()[1]["open"]
-        return bool(await script(keys=[key], args=[liveness.SERVER_ID, cap, alive, _alive_ttl()]))
+        return bool(await redis_guard.guarded(script(keys=[key], args=[liveness.SERVER_ID, cap, alive, _alive_ttl()])))
     except REDIS_ERRORS as error:
         log.warning("socket count of %s not checked, Redis failed: %s", address, error)
         return True
@@ -245,7 +250,9 @@ async def close_socket(address: str) -> None:
             del _open_here[address]
         return
     try:
-        await _client()[1]["close"](keys=[f"{KEY_PREFIX}:sockets:{address}"], args=[liveness.SERVER_ID])
+        await redis_guard.guarded(
+            _client()[1]["close"](keys=[f"{KEY_PREFIX}:sockets:{address}"], args=[liveness.SERVER_ID])
+        )
     except REDIS_ERRORS as error:
         log.warning("socket of %s not uncounted, Redis failed: %s", address, error)
 
@@ -255,6 +262,6 @@ async def beat() -> None:
     if not settings.REDIS_URL:
         return
     try:
-        await _client()[0].set(f"{KEY_PREFIX}:alive:{liveness.SERVER_ID}", 1, ex=_alive_ttl())
+        await redis_guard.guarded(_client()[0].set(f"{KEY_PREFIX}:alive:{liveness.SERVER_ID}", 1, ex=_alive_ttl()))
     except REDIS_ERRORS as error:
         log.warning("socket counts not renewed, Redis failed: %s", error)

@@ -1,0 +1,144 @@
+"""Redis known to be failing: calls to it fail at once, instead of each waiting out its timeout.
+
+A Redis that hangs (a frozen host, packets dropped) answers nothing, so every call waits
+``REDIS_TIMEOUT_SECONDS`` before it fails: a move's broadcast, a new socket's slot count, a
+seeker's notice, one after another. Once one call has failed that way, this process takes
+Redis for down: guarded calls raise :class:`RedisDown` at once, and a probe pings Redis every
+``PROBE_SECONDS`` until it answers, when calls go through again. What a failed call stands for is
+made good elsewhere (docs/deploy.md, "When Redis or PostgreSQL fails"): sockets on this process
+are told directly, other processes read the log, the limits let the call through.
+
+The channel layer is :class:`GuardedRedisLayer` (settings ``CHANNEL_LAYERS``); the per-address
+limits guard their own calls (games/limits.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable
+from typing import TypeVar
+
+import redis.asyncio
+from channels_redis.pubsub import RedisPubSubChannelLayer
+from django.conf import settings
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+PROBE_SECONDS = 0.5
+# Failures that say Redis is unreachable or hangs (not a command Redis refused).
+UNREACHABLE = (RedisConnectionError, RedisTimeoutError, TimeoutError, OSError)
+
+
+class RedisDown(RedisConnectionError):
+    """Redis failed a call a moment ago and has not answered a ping since: not tried now."""
+
+
+class _Outage:
+    """This event loop's view of Redis: down since a failed call, until a probe's ping answers."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop):
+        self.loop = loop
+        self.probe: asyncio.Task | None = None
+        self.waiting: set[asyncio.Task] = set()  # tasks awaiting a guarded call now
+        self.called_off: set[asyncio.Task] = set()  # of those, the ones cancelled when Redis was found down
+
+    @property
+    def down(self) -> bool:
+        return self.probe is not None and not self.probe.done()
+
+    def trip(self, error: Exception) -> None:
+        """A call found Redis unreachable: take it for down, and call off the guarded calls still
+        waiting (on Redis, or on the channel layer's lock behind the call that failed), which
+        would otherwise each wait out a timeout of their own."""
+        if self.down:
+            return
+        log.warning("Redis failed (%s): taken for down until it answers a ping", error)
+        self.probe = asyncio.ensure_future(_probe())
+        for task in self.waiting - {asyncio.current_task()}:
+            self.called_off.add(task)
+            task.cancel()
+
+
+_outage: _Outage | None = None
+
+
+def _current() -> _Outage:
+    global _outage
+    loop = asyncio.get_running_loop()
+    if _outage is None or _outage.loop is not loop:
+        _outage = _Outage(loop)
+    return _outage
+
+
+def is_down() -> bool:
+    """Whether this process takes Redis for down (a probe is waiting for it to answer)."""
+    return _current().down
+
+
+async def until_up() -> None:
+    """Return once Redis is not taken for down (at once if it is not)."""
+    probe = _current().probe
+    if probe is not None and not probe.done():
+        await asyncio.shield(probe)
+
+
+def _refusal() -> RedisDown:
+    return RedisDown("Redis did not answer a moment ago; waiting for it to come back")
+
+
+async def guarded(call: Awaitable[T]) -> T:
+    """Await ``call`` unless Redis is taken for down (RedisDown, at once); a call that finds it
+    unreachable takes it for down until it answers a ping, and calls off the others waiting."""
+    outage = _current()
+    if outage.down:
+        if asyncio.iscoroutine(call):
+            call.close()  # never awaited: say so, without a warning
+        raise _refusal()
+    task = asyncio.current_task()
+    outage.waiting.add(task)
+    try:
+        return await call
+    except asyncio.CancelledError:
+        if task not in outage.called_off:
+            raise  # cancelled by someone else: theirs to handle
+        raise _refusal() from None
+    except UNREACHABLE as error:
+        outage.trip(error)
+        raise
+    finally:
+        outage.waiting.discard(task)
+        if task in outage.called_off:
+            outage.called_off.discard(task)
+            task.uncancel()  # the cancellation was this module's, and is answered by RedisDown
+
+
+async def _probe() -> None:
+    """Ping Redis until it answers; then calls go through again."""
+    client = redis.asyncio.Redis.from_url(settings.REDIS_URL, **settings.REDIS_CLIENT_OPTIONS)
+    try:
+        while True:
+            await asyncio.sleep(PROBE_SECONDS)
+            with contextlib.suppress(*UNREACHABLE):
+                await client.ping()
+                log.warning("Redis answers again")
+                return
+    finally:
+        with contextlib.suppress(Exception):
+            await client.aclose()
+
+
+class GuardedRedisLayer(RedisPubSubChannelLayer):
+    """channels-redis' pub/sub layer, its sends guarded: while Redis is taken for down a send
+    fails at once. Subscribing (a socket's ``group_add``) is not guarded: it only writes to the
+    subscription connection, which the layer re-establishes by itself once Redis is back."""
+
+    async def send(self, channel, message):
+        return await guarded(super().__getattr__("send")(channel, message))
+
+    async def group_send(self, group, message):
+        return await guarded(super().__getattr__("group_send")(group, message))
