@@ -126,22 +126,25 @@ class GameConsumer(JsonSocket):
     async def on_move(self, content):
         """Drop a disc; acknowledged to the mover, then broadcast to everyone as an event.
 
-        The mover's ``ack`` always comes before its own ``move`` event. The registry commits,
-        then broadcasts; the broadcast reaches this socket as a channel-layer message, and a
-        socket's dispatches take turns (:func:`dispatch_in_turn`), so ``game_event`` runs for it
-        only once this handler has returned, after sending the ack. Anything awaited here after
-        the move must therefore not forward events before the ack is sent.
+        The mover's ``ack`` always comes before its own ``move`` event, and never waits for the
+        channel layer: the registry commits, hands the event to ``acknowledge`` (the ack goes
+        out), then broadcasts. The broadcast reaches this socket as a channel-layer message, and
+        a socket's dispatches take turns (:func:`dispatch_in_turn`), so ``game_event`` runs for
+        it only once this handler has returned. Anything awaited here after the move must
+        therefore not forward events before the ack is sent.
 
         A move the log already has gets a duplicate ack, then whatever events this client lacks:
         its own move among them if the first attempt's answer was lost to a database error.
         """
+
+        async def acknowledge(message: dict) -> None:
+            await self.send_ack(content, message["seq"], duplicate=False)
+
         try:
-            event = await registry.move(self.game_id, self.seat, content)
+            await registry.move(self.game_id, self.seat, content, committed=acknowledge)
         except AlreadyApplied as applied:
             await self.send_ack(content, applied.seq, duplicate=True)
             await self.forward_events()
-        else:
-            await self.send_ack(content, event["seq"], duplicate=False)
 
     async def on_resign(self, content):
         await registry.resign(self.game_id, self.seat)

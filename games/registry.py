@@ -30,7 +30,7 @@ import contextlib
 import logging
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -335,10 +335,13 @@ async def _act(
     token_hash: str = "",
     also: Callable[[LiveGame, Event], Callable[[], None] | None] = lambda live, event: None,
     received: float | None = None,
+    committed: Callable[[dict], Awaitable[None]] | None = None,
 ) -> dict:
     """Decide, commit, remember, broadcast: the only path by which a game changes.
 
-    ``received`` (a move's ``perf_counter`` on arrival) times the move up to its broadcast."""
+    ``received`` (a move's ``perf_counter`` on arrival) times the move up to its broadcast.
+    ``committed`` hears the event once it is committed, before the broadcast: the mover's ack,
+    which so never waits for the channel layer."""
     live = await get(game_id)
     if live is None:
         raise UnknownGame(game_id)
@@ -365,6 +368,8 @@ async def _act(
                 if received is not None and event.kind == "move":
                     metrics.MOVE_SECONDS.observe(time.perf_counter() - received)
                 _count(event, before, after)
+                if committed is not None:
+                    await _tell_committed(committed, message)
                 await _broadcast(live.id, {"type": "game.event", "event": message, "raw": raw})
                 if after.status != before.status or event.kind == "rematch":
                     lobby.changed()  # a game started, ended, or began again as a rematch
@@ -376,6 +381,14 @@ async def _act(
             raise IllegalMove("busy", "The game is busy; try again.")
     finally:
         _release_soon(live)
+
+
+async def _tell_committed(committed: Callable[[dict], Awaitable[None]], message: dict) -> None:
+    """Whatever the listener does, the committed event is still remembered and broadcast."""
+    try:
+        await committed(message)
+    except Exception as error:
+        log.warning("telling of committed event %s failed: %r", message["seq"], error)
 
 
 def _count(event: Event, before: Match, after: Match) -> None:
@@ -537,11 +550,14 @@ async def join(game_id: str, token: str | None = None) -> tuple[int, str, dict]:
     return joined["seat"], token, joined
 
 
-async def move(game_id: str, seat: int | None, payload: dict) -> dict:
+async def move(
+    game_id: str, seat: int | None, payload: dict, committed: Callable[[dict], Awaitable[None]] | None = None
+) -> dict:
     """Drop a disc. A move ID already in the log raises AlreadyApplied instead of playing twice.
 
     In a timed game the move counts as received now; if the mover's time had already run out,
-    the game ends on time instead and the mover is told ``out_of_time``."""
+    the game ends on time instead and the mover is told ``out_of_time``. ``committed`` hears the
+    move once it is committed, before it is broadcast (not a flag that stood in for it)."""
     received, received_ms, flagged = time.perf_counter(), now_ms(), False
     await clocks_ready()
 
@@ -554,7 +570,11 @@ async def move(game_id: str, seat: int | None, payload: dict) -> dict:
             flagged = True
             return decide_flag(live.match, received_ms)
 
-    event = await _act(game_id, decide, received=received)
+    async def moved(message: dict) -> None:
+        if not flagged and committed is not None:
+            await committed(message)
+
+    event = await _act(game_id, decide, received=received, committed=moved)
     if flagged:
         raise IllegalMove("out_of_time", "Your time ran out before your move arrived; the game is over.")
     return event
