@@ -132,6 +132,25 @@ async def _probe() -> None:
             await client.aclose()
 
 
+WATCH_SECONDS = 1.0
+
+
+async def watch() -> None:
+    """Ping Redis every ``WATCH_SECONDS`` while it is not taken for down, so that an outage is
+    noticed by a process with nothing to send too (its sockets then need what the others commit
+    from the log: games/sweeper.py reads it while Redis is down)."""
+    client = redis.asyncio.Redis.from_url(settings.REDIS_URL, **settings.REDIS_CLIENT_OPTIONS)
+    try:
+        while True:
+            await asyncio.sleep(WATCH_SECONDS)
+            if not is_down():
+                with contextlib.suppress(*UNREACHABLE):
+                    await guarded(client.ping())
+    finally:
+        with contextlib.suppress(Exception):
+            await client.aclose()
+
+
 class GuardedRedisLayer(RedisPubSubChannelLayer):
     """channels-redis' pub/sub layer, its sends guarded: while Redis is taken for down a send
     fails at once. Subscribing (a socket's ``group_add``) is not guarded: it only writes to the

@@ -1,8 +1,10 @@
 """The per-process timer: heartbeats, unrecorded presence, missed broadcasts, dead processes, idle
 sockets, clocks run out, computer turns nobody took, abandoned games, games nobody joined.
 
-Two asyncio tasks per server process (the sweep, and the heartbeat on a timer of its own so
-that a slow sweep cannot delay it), started when the process begins serving
+Three asyncio tasks per server process (the sweep; the heartbeat on a timer of its own so
+that a slow sweep cannot delay it; and, while Redis is taken for down, a quick look at the log
+of this process's games several times a second, so a move the layer could not carry reaches
+its sockets within a fraction of a second instead of a sweep), started when the process begins serving
 (:func:`start_serving`, which the server daphne's command line builds calls), so clocks
 run out, outages are given back and the computer's stalled turns are taken while nobody
 is connected; under a server that does not call it (``manage.py runserver``), the first
@@ -24,25 +26,29 @@ import time
 from datetime import timedelta
 
 from channels.db import database_sync_to_async
-from channels.layers import get_channel_layer
 from django.conf import settings
 from django.utils import timezone
 
-from games import computer, limits, liveness, lobby, presence, registry, seeking, store
+from games import computer, here, limits, liveness, lobby, presence, redis_guard, registry, seeking, store
 from games.rules import IllegalMove
 
 log = logging.getLogger(__name__)
 
 _task: asyncio.Task | None = None
 _heart: asyncio.Task | None = None
+_outage: asyncio.Task | None = None
+# While Redis is taken for down, how often the log of this process's games is read.
+OUTAGE_POLL_SECONDS = 0.25
 
 
 def ensure_running() -> None:
-    global _task, _heart
+    global _task, _heart, _outage
     if _task is None or _task.done():
         _task = asyncio.ensure_future(_run())
     if _heart is None or _heart.done():
         _heart = asyncio.ensure_future(_beat())
+    if _outage is None or _outage.done():
+        _outage = asyncio.ensure_future(_watch_outage())
 
 
 def start_serving() -> None:
@@ -54,11 +60,11 @@ def start_serving() -> None:
 
 
 def stop() -> None:
-    global _task, _heart
-    for task in (_task, _heart):
+    global _task, _heart, _outage
+    for task in (_task, _heart, _outage):
         if task is not None:
             task.cancel()
-    _task = _heart = None
+    _task = _heart = _outage = None
 
 
 async def _beat() -> None:
@@ -76,6 +82,30 @@ async def _beat() -> None:
             log.warning("heartbeat failed, the database failed: %s", error)
         except Exception:  # one bad beat must not stop the next
             log.exception("heartbeat failed")
+
+
+async def _watch_outage() -> None:
+    """While this process takes Redis for down (games/redis_guard.py), the channel layer carries
+    no other process's events: read the log of the games with sockets here every
+    ``OUTAGE_POLL_SECONDS`` (one query for them all), so what it missed reaches their sockets
+    within a fraction of a second, and a move held up long enough is given back (``heal``).
+    Redis is pinged meanwhile (``redis_guard.watch``), so an outage is noticed within a second or
+    two even when this process has nothing to send."""
+    pings = asyncio.ensure_future(redis_guard.watch()) if settings.REDIS_URL else None
+    try:
+        while True:
+            await asyncio.sleep(OUTAGE_POLL_SECONDS)
+            if not redis_guard.is_down():
+                continue
+            try:
+                await registry.heal()
+            except store.DATABASE_ERRORS as error:  # the database too: the next look tries again
+                log.warning("reading the log while Redis is down failed: %s", error)
+            except Exception:  # one bad look must not stop the next
+                log.exception("reading the log while Redis is down failed")
+    finally:
+        if pings is not None:
+            pings.cancel()
 
 
 async def _run() -> None:
@@ -101,14 +131,14 @@ async def _run() -> None:
 
 
 async def close_idle_sockets() -> None:
-    """Ask every socket that has said nothing for too long to close itself."""
+    """Ask every socket that has said nothing for too long to close itself (they are all on this
+    process: told directly, the channel layer not needed)."""
     cutoff = time.monotonic() - settings.GAME_IDLE_TIMEOUT_SECONDS
-    layer = get_channel_layer()
     for live in registry.live_games():
         for channel_name, last_heard in list(live.sockets.items()):
             if last_heard < cutoff:
                 live.sockets[channel_name] = float("inf")  # asked once is enough
-                await layer.send(channel_name, {"type": "socket.idle"})
+                here.tell(channel_name, {"type": "socket.idle"})
 
 
 async def flag_run_out_clocks() -> None:

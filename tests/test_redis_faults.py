@@ -165,3 +165,64 @@ async def test_with_redis_down_a_move_reaches_the_other_process_and_its_delay_is
     redis.start()
     await red.close()
     await yellow.close()
+
+
+@pytest.fixture
+def two_processes_slow_sweeps(tmp_path):
+    """Two daphnes on one Redis and one PostgreSQL database, sweeping only every 30 s: whatever
+    reaches a socket sooner did not come from a sweep."""
+    servers.require_shared_services(nginx=False)
+    database = PostgresDatabase(f"redis_watch_{os.getpid()}").create()
+    redis = Redis(tmp_path).start()
+    daphnes = []
+    try:
+        env = prepare(
+            tmp_path,
+            DATABASE_URL=database.url,
+            REDIS_URL=redis.url,
+            GAME_SWEEP_INTERVAL_SECONDS=str(SLOW_SWEEP),
+            GAME_SERVER_TIMEOUT_SECONDS="300",  # heartbeats come as seldom as sweeps
+        )
+        daphnes = [Daphne(env, tmp_path / f"daphne-{i}.log").start() for i in range(2)]
+        yield daphnes, redis
+    finally:
+        for daphne in daphnes:
+            daphne.stop()
+        redis.stop()
+        database.drop()
+
+
+SLOW_SWEEP = 30
+
+
+async def test_with_redis_gone_each_process_notices_and_reads_the_log_of_its_games_at_once(two_processes_slow_sweeps):
+    """Redis dies between two moves. The process with Yellow's socket has nothing to send, yet it
+    notices (it pings Redis every second) and, while Redis stays down, reads its games' log several
+    times a second: Red's move, committed on the other process, reaches Yellow long before any sweep."""
+    (a, b), redis = two_processes_slow_sweeps
+    created = api(a.url, "/api/games")
+    joined = api(b.url, f"/api/games/{created['id']}/join")
+    red = Player(a.url, created["id"], created["token"])
+    yellow = Player(b.url, created["id"], joined["token"])
+    await red.connect()
+    await yellow.connect()
+    for mover, other in ((red, yellow), (yellow, red)):
+        answer = await mover.move()
+        await event_numbered(other, answer["seq"])
+
+    redis.stop()
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    ack = await red.move()
+    assert ack["type"] == "ack", ack
+    move = await event_numbered(yellow, ack["seq"], timeout=SLOW_SWEEP)
+    assert move["type"] == "move" and move["seat"] == 1
+    assert loop.time() - started < SLOW_SWEEP / 3, "it waited for a sweep"
+    # And back: Yellow's answer reaches Red (whose process also took Redis for down) the same way.
+    answered = await yellow.move()
+    started = loop.time()
+    await event_numbered(red, answered["seq"], timeout=SLOW_SWEEP)
+    assert loop.time() - started < SLOW_SWEEP / 3, "it waited for a sweep"
+    redis.start()
+    await red.close()
+    await yellow.close()
