@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import uuid
 from collections.abc import Awaitable
 from typing import TypeVar
 
@@ -152,12 +153,66 @@ async def watch() -> None:
 
 
 class GuardedRedisLayer(RedisPubSubChannelLayer):
-    """channels-redis' pub/sub layer, its sends guarded: while Redis is taken for down a send
-    fails at once. Subscribing (a socket's ``group_add``) is not guarded: it only writes to the
-    subscription connection, which the layer re-establishes by itself once Redis is back."""
+    """channels-redis' pub/sub layer, guarded: while Redis is taken for down a send fails at once,
+    and a new socket is still served (by this process: its events come from here and from the
+    log, as in games/registry.py's heal).
+
+    - ``new_channel`` gives, while Redis cannot be reached, a channel of this process only: a
+      socket's own channel carries nothing between processes here (groups do).
+    - ``group_add`` that cannot reach Redis records the membership in this process and makes the
+      subscription at Redis once Redis answers again, unless the socket has left by then.
+
+    Both rest on how channels-redis 4.3 (pinned) keeps a process's channels and memberships:
+    tests/test_redis_guard.py fails if that changes.
+    """
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._joining: dict[tuple[str, str], asyncio.Task] = {}
 
     async def send(self, channel, message):
         return await guarded(super().__getattr__("send")(channel, message))
 
     async def group_send(self, group, message):
         return await guarded(super().__getattr__("group_send")(group, message))
+
+    async def new_channel(self, prefix="specific."):
+        try:
+            return await guarded(super().__getattr__("new_channel")(prefix))
+        except UNREACHABLE:
+            name = f"{self.prefix}{prefix}{uuid.uuid4().hex}"
+            self.channels[name] = asyncio.Queue()  # received from as any channel of this process
+            return name
+
+    async def group_add(self, group, channel):
+        add = super().__getattr__("group_add")
+        try:
+            await guarded(add(group, channel))
+        except UNREACHABLE:
+            self.groups.setdefault(self._get_group_channel_name(group), set()).add(channel)
+            key = (group, channel)
+            if key not in self._joining:
+                self._joining[key] = asyncio.ensure_future(self._add_once_up(key, add))
+
+    async def _add_once_up(self, key: tuple[str, str], add) -> None:
+        """Subscribe at Redis for a membership made while it was down, once it answers."""
+        try:
+            while True:
+                await until_up()
+                with contextlib.suppress(*UNREACHABLE):
+                    await guarded(add(*key))
+                    return
+                await asyncio.sleep(PROBE_SECONDS)
+        finally:
+            self._joining.pop(key, None)
+
+    async def until_joined(self) -> None:
+        """Return once every membership made while Redis was down is made at Redis (or dropped)."""
+        await asyncio.gather(*self._joining.values(), return_exceptions=True)
+
+    async def group_discard(self, group, channel):
+        joining = self._joining.pop((group, channel), None)
+        if joining is not None:
+            joining.cancel()
+        with contextlib.suppress(*UNREACHABLE):  # leaving needs nothing from Redis to be done here
+            await super().__getattr__("group_discard")(group, channel)

@@ -15,7 +15,7 @@ from collections import defaultdict
 from channels.layers import get_channel_layer
 from django.utils import timezone
 
-from games import journal, lobby, metrics, pool, store
+from games import here, journal, lobby, metrics, pool, store
 from games.identity import hash_token, new_seat_token
 from games.pool import Pairing, Ticket
 from games.registry import now_ms
@@ -69,11 +69,11 @@ async def attach(seek_id: str, channel_name: str, token: str) -> Ticket | None:
 
 async def detach(seek_id: str, channel_name: str) -> None:
     """The socket closed: when it was the seeker's last one here, the seeker is away (keeping its place)."""
-    here = _sockets.get(seek_id)
-    if here is None:
+    sockets = _sockets.get(seek_id)
+    if sockets is None:
         return
-    here.discard(channel_name)
-    if not here:
+    sockets.discard(channel_name)
+    if not sockets:
         del _sockets[seek_id]
         await journal.run(pool.leave, [seek_id], timezone.now())
 
@@ -91,15 +91,25 @@ async def sweep() -> None:
     """Each sweep: the seekers here are still here, pair what heartbeats made pairable, let go of
     seekers gone past the grace period, and tell sockets here of any end they missed."""
     now = timezone.now()
-    here = list(_sockets)
-    await journal.run(pool.heartbeat, here, now)
+    seek_ids = list(_sockets)
+    await journal.run(pool.heartbeat, seek_ids, now)
     await _announce(await journal.run(pool.pair_waiting, now, now_ms()))
     expired = await journal.run(pool.expire, now)
     for seek_id in expired:
         await _tell(seek_id, {"type": "seek.ended", "status": pool.EXPIRED})
     if expired:
         lobby.changed()
-    for found in await journal.run(pool.tickets, here):
+    await report_here(seek_ids)
+
+
+async def report_here(seek_ids: list[str] | None = None) -> None:
+    """Tell the sockets here of every seek that is no longer waiting how it ended: a pairing made
+    on another process reaches its seeker here even while the channel layer cannot carry it (the
+    sweep, and the outage watch of games/sweeper.py, call this)."""
+    seek_ids = list(_sockets) if seek_ids is None else seek_ids
+    if not seek_ids:
+        return
+    for found in await journal.run(pool.tickets, seek_ids):
         if found.status != pool.WAITING:
             await _tell_state(found)
 
@@ -122,13 +132,15 @@ async def _tell_state(found: Ticket) -> None:
 
 async def _tell(seek_id: str, message: dict) -> None:
     """Tell every socket of the seek, in every process. Never fails what was committed before it:
-    with the layer down, each process's sweep tells its own seekers how their seek stands
-    (``sweep``) once it is back."""
+    with the layer down, the seek's sockets on this process are told directly, and each other
+    process tells its own from the database (``report_here``)."""
     try:
         await get_channel_layer().group_send(group_name(seek_id), message)
     except Exception as error:
         metrics.LAYER_FAILURES["seek"].inc()
         log.warning("telling seek %s failed: %s", seek_id, error)
+        for channel_name in list(_sockets.get(seek_id, ())):
+            here.tell(channel_name, message)
 
 
 def reset() -> None:

@@ -88,7 +88,8 @@ async def _watch_outage() -> None:
     """While this process takes Redis for down (games/redis_guard.py), the channel layer carries
     no other process's events: read the log of the games with sockets here every
     ``OUTAGE_POLL_SECONDS`` (one query for them all), so what it missed reaches their sockets
-    within a fraction of a second, and a move held up long enough is given back (``heal``).
+    within a fraction of a second, and a move held up long enough is given back (``heal``); a
+    seeker here paired by another process hears of it the same way (``seeking.report_here``).
     Redis is pinged meanwhile (``redis_guard.watch``), so an outage is noticed within a second or
     two even when this process has nothing to send."""
     pings = asyncio.ensure_future(redis_guard.watch()) if settings.REDIS_URL else None
@@ -99,6 +100,7 @@ async def _watch_outage() -> None:
                 continue
             try:
                 await registry.heal()
+                await seeking.report_here()
             except store.DATABASE_ERRORS as error:  # the database too: the next look tries again
                 log.warning("reading the log while Redis is down failed: %s", error)
             except Exception:  # one bad look must not stop the next

@@ -15,7 +15,7 @@ import pytest
 
 from tests import servers
 from tests.servers import Daphne, PostgresDatabase, Redis, prepare
-from tests.wsclient import Player, api, new_table
+from tests.wsclient import Player, Seeker, api, new_table, post_from
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -167,6 +167,39 @@ async def test_with_redis_down_a_move_reaches_the_other_process_and_its_delay_is
     await yellow.close()
 
 
+async def test_with_redis_down_play_now_pairs_across_processes_and_both_seekers_play(two_processes):
+    """A seeker waits on one process; Redis dies; a bot seeks on the other. The bot's answer is a
+    201 with its game (never an error: the pairing is committed), the waiting seeker hears it was
+    paired from its own process reading the database, and the game is played, not lost."""
+    (a, b), redis = two_processes
+    waiting = Seeker(a.url, "127.0.0.2")
+    await waiting.create()
+    assert (await waiting.connect())["type"] == "seeking"
+
+    redis.stop()
+    status, bot_seek = await post_from(b.url, "/api/seeks", "127.0.0.3", {"time_control": "3+2"})
+    assert status == 201, bot_seek
+    assert bot_seek["status"] == "paired"
+    game = bot_seek["game"]
+    paired = await waiting.until_paired(timeout=10)
+    assert paired["game_id"] == game["id"] and {paired["seat"], game["seat"]} == {1, 2}
+
+    seeker_player = Player(a.url, game["id"], paired["token"])
+    bot_player = Player(b.url, game["id"], bot_seek["token"])
+    await seeker_player.connect()
+    await bot_player.connect()
+    red, yellow = (seeker_player, bot_player) if paired["seat"] == 1 else (bot_player, seeker_player)
+    for mover, other in ((red, yellow), (yellow, red)):
+        ack = await mover.move()
+        assert ack["type"] == "ack", ack
+        move = await event_numbered(other, ack["seq"])
+        assert move["type"] == "move" and move["status"] == "playing"
+    redis.start()
+    await waiting.close()
+    await red.close()
+    await yellow.close()
+
+
 @pytest.fixture
 def two_processes_slow_sweeps(tmp_path):
     """Two daphnes on one Redis and one PostgreSQL database, sweeping only every 30 s: whatever
@@ -224,5 +257,52 @@ async def test_with_redis_gone_each_process_notices_and_reads_the_log_of_its_gam
     await event_numbered(red, answered["seq"], timeout=SLOW_SWEEP)
     assert loop.time() - started < SLOW_SWEEP / 3, "it waited for a sweep"
     redis.start()
+    await red.close()
+    await yellow.close()
+
+
+async def ready(base_url: str, timeout: float = 15) -> None:
+    """Wait until the process says it reaches its database and its channel layer (``/readyz``)."""
+
+    def status() -> int:
+        try:
+            with urllib.request.urlopen(base_url + "/readyz", timeout=5) as response:
+                return response.status
+        except OSError:  # 503 (urllib raises it as an HTTPError) or not answering yet
+            return 0
+
+    async with asyncio.timeout(timeout):
+        while True:  # a poll of the documented endpoint: there is no event to await
+            if await asyncio.to_thread(status) == 200:
+                return
+            await asyncio.sleep(0.1)
+
+
+async def test_sockets_opened_while_redis_is_down_are_played_and_get_the_layer_back_with_it(two_processes_slow_sweeps):
+    """Both players connect while Redis is down: they are welcomed (not sent away with 1012) and
+    play from the log. When Redis is back, their sockets' group memberships are made at Redis, so
+    moves travel over the layer again: faster than any sweep, the outage watch being over."""
+    (a, b), redis = two_processes_slow_sweeps
+    created = api(a.url, "/api/games")
+    redis.stop()
+    joined = api(b.url, f"/api/games/{created['id']}/join")
+    red = Player(a.url, created["id"], created["token"])
+    yellow = Player(b.url, created["id"], joined["token"])
+    assert (await red.connect())["type"] == "welcome"
+    assert (await yellow.connect())["type"] == "welcome"
+    loop = asyncio.get_running_loop()
+    for mover, other in ((red, yellow), (yellow, red)):
+        ack = await mover.move()
+        assert ack["type"] == "ack", ack
+        await event_numbered(other, ack["seq"], timeout=SLOW_SWEEP)
+
+    redis.start()
+    await ready(a.url)
+    await ready(b.url)
+    for mover, other in ((red, yellow), (yellow, red)):
+        started = loop.time()
+        ack = await mover.move()
+        await event_numbered(other, ack["seq"], timeout=SLOW_SWEEP)
+        assert loop.time() - started < SLOW_SWEEP / 3, "it waited for a sweep"
     await red.close()
     await yellow.close()

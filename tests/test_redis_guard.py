@@ -14,10 +14,15 @@ from django.conf import settings
 from redis.exceptions import ResponseError
 
 from games import redis_guard
+from games.redis_guard import GuardedRedisLayer
 from tests import servers
 from tests.servers import Redis
 
 pytestmark = pytest.mark.timeout(60)
+
+
+def guarded_layer(url: str, settings) -> GuardedRedisLayer:
+    return GuardedRedisLayer(hosts=[{"address": url, **settings.REDIS_CLIENT_OPTIONS}])
 
 
 @pytest.fixture
@@ -94,3 +99,32 @@ async def test_a_command_redis_refuses_does_not_take_it_for_down(private_redis):
         await redis_guard.guarded(client.execute_command("NO-SUCH-COMMAND"))
     assert not redis_guard.is_down()
     await client.aclose()
+
+
+async def test_a_socket_that_joins_while_redis_is_gone_is_subscribed_once_it_is_back(tmp_path, settings):
+    """What GuardedRedisLayer relies on in channels-redis (pinned): while Redis refuses
+    connections a new channel and a group membership still work in this process, and once Redis
+    is back the membership is made at Redis, so another process's group message reaches it."""
+    servers.require(bool(shutil.which("redis-server")), "redis-server is not installed")
+    redis = Redis(tmp_path)  # its port is chosen; nothing listens there yet
+    settings.REDIS_URL = redis.url
+    settings.REDIS_CLIENT_OPTIONS = {"socket_timeout": 0.5, "socket_connect_timeout": 0.5}
+    here, elsewhere = guarded_layer(redis.url, settings), guarded_layer(redis.url, settings)
+    try:
+        channel = await here.new_channel()
+        assert redis_guard.is_down()
+        await here.group_add("game-1", channel)  # recorded here; made at Redis later
+        await here.group_add("game-2", channel)
+        await here.group_discard("game-2", channel)  # left before Redis came back: never made
+        redis.start()
+        await asyncio.wait_for(redis_guard.until_up(), 10)
+        await asyncio.wait_for(here.until_joined(), 10)
+        await elsewhere.group_send("game-1", {"type": "game.event", "n": 1})
+        assert await asyncio.wait_for(here.receive(channel), 5) == {"type": "game.event", "n": 1}
+        await elsewhere.group_send("game-2", {"type": "game.event", "n": 2})
+        await elsewhere.group_send("game-1", {"type": "game.event", "n": 3})
+        assert await asyncio.wait_for(here.receive(channel), 5) == {"type": "game.event", "n": 3}
+    finally:
+        await here.flush()
+        await elsewhere.flush()
+        redis.stop()
