@@ -12,6 +12,7 @@ from django.utils.html import format_html, format_html_join
 
 from games import liveness, metrics, pool, registry, seeking, store
 from games.engines import ENGINES
+from games.live_game import now_ms
 from games.models import Game, GameEvent, Seek, Server
 from games.rules import RULES, IllegalMove
 
@@ -255,7 +256,7 @@ class GameAdmin(admin.ModelAdmin):
         if read is None or read[1].clock is None:
             return "-"
         _, match, _ = read
-        clock = match.clock.to_json(match.turn, registry.now_ms())
+        clock = match.clock.to_json(match.turn, now_ms())
         parts = [f"{match.name(seat)} {_clock_text(clock['remaining'][str(seat)])}" for seat in (1, 2)]
         if clock["first_move_in"] is not None:
             parts.append(f"{match.name(match.turn)} must move within {clock['first_move_in'] / 1000:.1f} s")

@@ -30,8 +30,10 @@ from django.conf import settings
 from django.utils import timezone
 from django_tasks import TaskResultStatus
 
-from games import engines, metrics, registry, store, tasks
-from games.match import Match
+from games import engines, journal, lobby, metrics, registry, store, tasks
+from games.clock import TimeControl
+from games.live_game import LiveGame, UnknownGame, now_ms
+from games.match import Event, Match, TimeUp, decide_computer_move, decide_flag
 from games.rules import IllegalMove
 
 log = logging.getLogger(__name__)
@@ -91,7 +93,7 @@ def plan(match: Match, now_ms: int, rng: random.Random) -> tuple[float, float]:
     return max(budget, LEAST_BUDGET_SECONDS), pause
 
 
-def consider(live: registry.LiveGame) -> None:
+def consider(live: LiveGame) -> None:
     """Start the computer's turn if it has the move and this process is not on that turn already."""
     match = live.match
     under_way = _turns.get(live.id)
@@ -151,19 +153,66 @@ async def _search_on_workers(kind: str, moves: list[dict], level: int, budget: f
     return None
 
 
+def install() -> None:
+    """Subscribe to the registry: after each event this process commits, the computer considers
+    the position (it thinks if it has the move, in a rematch it opens too)."""
+    registry.event_committed.subscribe(_after_commit)
+
+
+async def _after_commit(live: LiveGame, event: Event) -> None:
+    consider(live)
+    if event.kind == "rematch" and live.match.computer_seat == 2:  # the colours swap: it plays Red next
+        await start(event.data["game_id"])
+
+
+async def create_game(
+    kind: str = "connect4",
+    control: TimeControl | None = None,
+    human_seat: int = 1,
+    level: int = 1,
+    public: bool = False,
+    **keyed,
+) -> tuple[str, str]:
+    """A game against the computer at ``level``, in play at once (on the lobby's watch list if
+    ``public``): its ID and the person's token (the person has ``human_seat``; when that is 2, the
+    computer starts thinking now). ``keyed`` as for ``registry.create_game``."""
+    created = await journal.run(store.create_computer_game, kind, control, human_seat, level, now_ms(), public, **keyed)
+    metrics.GAMES_CREATED.inc()
+    metrics.GAMES_STARTED.inc()
+    if public:
+        lobby.changed()
+    await start(created[0])
+    return created
+
+
+async def computer_move(game_id: str, seq: int, payload: dict) -> dict:
+    """The computer's move for the turn it thought about (the game at ``seq``), made now; refused
+    with ``stale`` once that turn has passed. Out of time, it loses on time like anyone."""
+    made_ms = now_ms()
+    await registry.before_timed_action.fire()
+
+    def decide(live: LiveGame) -> Event:
+        try:
+            return decide_computer_move(live.match, seq, payload, made_ms)
+        except TimeUp:
+            return decide_flag(live.match, made_ms)
+
+    return await registry.act(game_id, decide)
+
+
 async def _take_turn(game_id: str, match: Match, moves: list[dict]) -> None:
     loop = asyncio.get_running_loop()
     seed = seed_for(game_id, match.seq)
-    budget, pause = plan(match, registry.now_ms(), random.Random(seed))
+    budget, pause = plan(match, now_ms(), random.Random(seed))
     began = loop.time()
     try:
         move, thought = await _search(match, moves, budget, seed)
         metrics.THINK_SECONDS.observe(thought)
         if (wait := pause - (loop.time() - began)) > 0:
             await asyncio.sleep(wait)
-        await registry.computer_move(game_id, match.seq, move)
+        await computer_move(game_id, match.seq, move)
         metrics.COMPUTER_MOVES.inc()
-    except (IllegalMove, registry.UnknownGame):
+    except (IllegalMove, UnknownGame):
         pass  # the turn passed meanwhile: another process moved, the person resigned, an operator aborted
     except store.DATABASE_ERRORS as error:
         log.warning("the computer's move in game %s failed, the sweeper takes the turn: %s", game_id, error)

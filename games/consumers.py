@@ -9,7 +9,7 @@ can never name a channel-layer handler.
 import contextlib
 import logging
 
-from games import limits, metrics, presence, registry, shutdown, store, sweeper
+from games import absence, connections, limits, metrics, presence, registry, shutdown, store, sweeper
 from games.identity import new_seat_token
 from games.match import AlreadyApplied
 from games.sockets import (
@@ -52,7 +52,7 @@ class GameConsumer(JsonSocket):
         if not await self.take_slot():
             return
         try:
-            self.live = await registry.attach(self.game_id, self.channel_name)
+            self.live = await connections.attach(self.game_id, self.channel_name)
         except store.DATABASE_ERRORS as error:  # not counted anywhere: nothing to tidy up
             log.warning("a socket of game %s was turned away, the game could not be loaded: %s", self.game_id, error)
             await self.accept_and_close(CLOSE_UNAVAILABLE, "database unavailable")
@@ -84,7 +84,7 @@ class GameConsumer(JsonSocket):
                 with contextlib.suppress(*LAYER_ERRORS):  # a layer that is down has forgotten the group anyway
                     await self.channel_layer.group_discard(self.group, self.channel_name)
             finally:
-                await registry.detach(live, self.channel_name)
+                await connections.detach(live, self.channel_name)
         finally:
             await self.give_back_slot()  # however the rest went
 
@@ -94,13 +94,13 @@ class GameConsumer(JsonSocket):
         return self.live is not None
 
     def heard(self) -> None:
-        registry.touch(self.live, self.channel_name)
+        connections.touch(self.live, self.channel_name)
 
     async def on_hello(self, content):
         """Say who you are (a seat token, or none to watch) and what you already have."""
         token = optional_str(content, "token")
         last_seq = optional_int(content, "last_seq") or 0
-        self.seat = await registry.identify(self.live, self.channel_name, token)
+        self.seat = await connections.identify(self.live, self.channel_name, token)
         welcome = self.live.welcome(self.seat, last_seq)
         self.seq_sent = welcome["seq"]
         self.presence_sent = self.live.presence_version
@@ -120,7 +120,7 @@ class GameConsumer(JsonSocket):
         seat, token, event = await registry.join(self.game_id, self.join_token)
         self.seat = seat
         with contextlib.suppress(*store.DATABASE_ERRORS):
-            await registry.set_role(self.live, self.channel_name, seat)
+            await connections.set_role(self.live, self.channel_name, seat)
         await self.send_json({"type": "seated", "seq": event["seq"], "seat": seat, "token": token})
 
     async def on_move(self, content):
@@ -155,7 +155,7 @@ class GameConsumer(JsonSocket):
 
     async def on_claim_win(self, content):
         """Win a game the opponent has abandoned (away past the grace period)."""
-        await registry.claim_win(self.game_id, self.seat)
+        await absence.claim_win(self.game_id, self.seat)
 
     async def on_rematch(self, content):
         """Offer (or accept) a rematch; when both agree, everyone receives the new game's ID."""

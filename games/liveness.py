@@ -7,7 +7,7 @@ point at its row, and only connections of processes that beat recently count as 
 (games/presence.py). A process that stops beating (killed, say) is reaped by any other: its
 row and its connections go, and its players count as away from its last beat. A process
 that was taken for dead while alive (a long pause) finds its row gone at its next beat, and
-the registry puts its connections back (``registry.restore``).
+games/connections.py puts its connections back (``connections.restore``).
 
 Heartbeats and reaping run on a thread (and database connection) of their own, so a queue
 of socket work on the journal thread can never make this process look dead to the others.

@@ -8,7 +8,7 @@ import contextlib
 import logging
 
 from games import lobby, pool, seeking, shutdown, store, sweeper
-from games.registry import now_ms
+from games.live_game import now_ms
 from games.sockets import (
     CLOSE_BAD_TOKEN,
     CLOSE_UNAVAILABLE,

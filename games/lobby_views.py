@@ -18,7 +18,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
-from games import idempotency, limits, lobby, pool, registry, seeking, store
+from games import computer, idempotency, limits, lobby, pool, seeking, store
 from games.clock import BadTimeControl
 from games.engines import ENGINES
 from games.identity import hash_token, token_matches
@@ -161,7 +161,7 @@ async def seek_computer(request, seek_id):
     control = _time_control(found.time_control if found is not None else "")
     seat = secrets.choice((1, 2))
     # Public, as the Play now game it stands in for would have been.
-    game_id, token = await registry.create_computer_game(control=control, human_seat=seat, level=level, public=True)
+    game_id, token = await computer.create_game(control=control, human_seat=seat, level=level, public=True)
     await _remember_seat(request, game_id, token)
     return redirect("game", game_id=game_id)
 

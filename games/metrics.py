@@ -117,6 +117,20 @@ def game_finished(result: str | None) -> None:
     (child if child is not None else _GAMES_FINISHED.labels(result or "unknown")).inc()
 
 
+def count_event(kind: str, was_over: bool, after) -> None:
+    """What a committed event changes in the metrics: a move, play starting, a game ending (``after``
+    is the match once it is in), a rematch."""
+    if kind == "move":
+        MOVES.inc()
+    elif kind == "joined":
+        GAMES_STARTED.inc()
+    elif kind == "rematch":  # its game was created with both seats taken: it starts at once
+        GAMES_CREATED.inc()
+        GAMES_STARTED.inc()
+    if after.over and not was_over:
+        game_finished(after.result)
+
+
 # ----- Several processes ---------------------------------------------------------------
 
 

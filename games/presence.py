@@ -31,7 +31,7 @@ from games import journal, liveness, lobby, metrics, store
 from games.identity import group_name
 
 if TYPE_CHECKING:
-    from games.registry import LiveGame
+    from games.live_game import LiveGame
 
 log = logging.getLogger(__name__)
 

@@ -17,8 +17,8 @@ from django.utils import timezone
 
 from games import here, journal, lobby, metrics, pool, store
 from games.identity import hash_token, new_seat_token
+from games.live_game import now_ms
 from games.pool import Pairing, Ticket
-from games.registry import now_ms
 
 log = logging.getLogger(__name__)
 

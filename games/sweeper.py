@@ -29,7 +29,23 @@ from channels.db import database_sync_to_async
 from django.conf import settings
 from django.utils import timezone
 
-from games import computer, here, limits, liveness, lobby, presence, redis_guard, registry, seeking, store
+from games import (
+    absence,
+    computer,
+    connections,
+    healing,
+    here,
+    limits,
+    liveness,
+    lobby,
+    presence,
+    redis_guard,
+    registry,
+    seeking,
+    store,
+    timers,
+)
+from games.live_game import UnknownGame
 from games.rules import IllegalMove
 
 log = logging.getLogger(__name__)
@@ -77,7 +93,7 @@ async def _beat() -> None:
         await limits.beat()  # Redis, not the database: before anything the database could stop
         try:
             if not await liveness.beat():
-                await registry.restore()
+                await connections.restore()
         except store.DATABASE_ERRORS as error:  # down for now: the next beat tries again
             log.warning("heartbeat failed, the database failed: %s", error)
         except Exception:  # one bad beat must not stop the next
@@ -99,7 +115,7 @@ async def _watch_outage() -> None:
             if not redis_guard.is_down():
                 continue
             try:
-                await registry.heal()
+                await healing.heal()
                 await seeking.report_here()
             except store.DATABASE_ERRORS as error:  # the database too: the next look tries again
                 log.warning("reading the log while Redis is down failed: %s", error)
@@ -112,13 +128,13 @@ async def _watch_outage() -> None:
 
 async def _run() -> None:
     with contextlib.suppress(Exception):  # the first sweep tries again
-        await registry.clocks_ready()  # before any clock is read: an outage's time given back
+        await timers.ready()  # before any clock is read: an outage's time given back
     while True:
         await asyncio.sleep(settings.GAME_SWEEP_INTERVAL_SECONDS)
         try:
             await presence.record_pending()
-            await registry.heal()
-            await registry.reap_dead_servers()
+            await healing.heal()
+            await connections.reap_dead_servers()
             await close_idle_sockets()
             await flag_run_out_clocks()
             await computer.take_untaken_turns()
@@ -147,11 +163,11 @@ async def flag_run_out_clocks() -> None:
     """End on time the games whose clock ran out that no process ended itself (nobody holds them, or
     the holder died, its timer's append failed): a bounded batch per sweep. A game's own timer fires
     at its deadline, so only those overdue by half a sweep are taken here."""
-    await registry.clocks_ready()
+    await timers.ready()
     cutoff = timezone.now() - timedelta(seconds=settings.GAME_SWEEP_INTERVAL_SECONDS / 2)
     for game_id in await database_sync_to_async(store.clocks_run_out)(cutoff, settings.GAME_EXPIRE_BATCH):
-        with contextlib.suppress(IllegalMove, registry.UnknownGame):  # a move or another process got there first
-            await registry.flag(game_id)
+        with contextlib.suppress(IllegalMove, UnknownGame):  # a move or another process got there first
+            await timers.flag(game_id)
 
 
 async def forfeit_abandoned_games() -> None:
@@ -159,8 +175,8 @@ async def forfeit_abandoned_games() -> None:
     cutoff = timezone.now() - timedelta(seconds=settings.GAME_FORFEIT_AFTER_SECONDS)
     for game_id, seat in await database_sync_to_async(store.away_too_long)(cutoff):
         # Refused when already over, the player came back, or another process got there first.
-        with contextlib.suppress(IllegalMove, registry.UnknownGame):
-            await registry.forfeit_absent(game_id, seat)
+        with contextlib.suppress(IllegalMove, UnknownGame):
+            await absence.forfeit_absent(game_id, seat)
 
 
 async def expire_unjoined_games() -> None:
@@ -169,5 +185,5 @@ async def expire_unjoined_games() -> None:
     cutoff = timezone.now() - timedelta(seconds=settings.GAME_EXPIRE_UNJOINED_AFTER_SECONDS)
     for game_id in await database_sync_to_async(store.unjoined_before)(cutoff, settings.GAME_EXPIRE_BATCH):
         # Refused when someone joined meanwhile or another process expired it first.
-        with contextlib.suppress(IllegalMove, registry.UnknownGame):
+        with contextlib.suppress(IllegalMove, UnknownGame):
             await registry.expire(game_id)

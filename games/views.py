@@ -19,13 +19,13 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from games import idempotency, journal, limits, lobby, readiness, registry, store
+from games import computer, idempotency, journal, limits, lobby, readiness, registry, store
 from games.clock import BadTimeControl, TimeControl, parse_time_control
 from games.engines import ENGINES
 from games.identity import is_game_id, normalize_game_id, token_matches
+from games.live_game import UnknownGame, now_ms
 from games.match import snapshot
 from games.models import Game, Seek
-from games.registry import UnknownGame
 from games.rules import RULES, IllegalMove
 
 SESSION_SEATS = "seats"
@@ -248,7 +248,7 @@ async def play_computer(request):
     except (BadTimeControl, ValueError) as refusal:
         return await _home(request, {"computer_notice": str(refusal)}, status=400)
     public = request.POST.get("public") in ("on", "1", "true")
-    game_id, token = await registry.create_computer_game(control=control, human_seat=seat, level=level, public=public)
+    game_id, token = await computer.create_game(control=control, human_seat=seat, level=level, public=public)
     await _remember_seat(request, game_id, token)
     return redirect("game", game_id=game_id)
 
@@ -480,7 +480,7 @@ async def api_create(request):
     keyed = {"token": call.token, "request_key": call.record} if call else {}
     try:
         if opponent == "computer":
-            game_id, token = await registry.create_computer_game(kind, control, seat, level, public, **keyed)
+            game_id, token = await computer.create_game(kind, control, seat, level, public, **keyed)
         else:
             game_id, token = await registry.create_game(kind, control, public, seat, **keyed)
     except store.AlreadyMade as made:  # the same call, sent twice at once: the other one made it
@@ -552,7 +552,7 @@ async def api_game(request, game_id):
     return JsonResponse(
         {
             "id": game.id,
-            **snapshot(match, history, registry.now_ms()),
+            **snapshot(match, history, now_ms()),
             "created_at": game.created_at.isoformat(),
             "finished_at": game.finished_at.isoformat() if game.finished_at else None,
             **_urls(request, game.id),

@@ -7,7 +7,8 @@ from channels.testing import WebsocketCommunicator
 from django.db import connection, connections
 
 from config.asgi import application
-from games import journal, registry, seeking, sweeper
+from games import journal, seeking, sweeper
+from tests.memory import forget_the_process
 
 ORIGIN = (b"origin", b"http://localhost")
 
@@ -28,12 +29,14 @@ def database_connections_closed_at_the_end(django_db_setup, django_db_blocker):
 @pytest.fixture(autouse=True)
 def clean_registry():
     """Every test starts with no live games, no seekers' sockets and an empty channel layer."""
-    registry.reset()
-    seeking.reset()
-    sweeper.stop()
-    channel_layers.backends.clear()
+    forget_everything()
     yield
-    registry.reset()
+    forget_everything()
+
+
+def forget_everything() -> None:
+    """The process's memory (tests/memory.py), the seekers' sockets, the sweeper and the channel layer."""
+    forget_the_process()
     seeking.reset()
     sweeper.stop()
     channel_layers.backends.clear()

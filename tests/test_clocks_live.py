@@ -9,9 +9,11 @@ import pytest
 from channels.db import database_sync_to_async
 from django.utils import timezone
 
-from games import clock, liveness, registry, sweeper
+from games import clock, liveness, registry, sweeper, timers
 from games.clock import TimeControl
+from games.live_game import now_ms
 from games.models import Game, GameEvent, Server
+from tests.memory import forget_the_process
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -77,12 +79,12 @@ async def test_a_move_in_time_is_charged_and_the_welcome_shows_the_running_clock
 
 async def test_a_move_after_the_deadline_is_refused_and_the_game_ends_on_time(sockets, monkeypatch):
     # The game's own timer fires late here, so the move reaches the server first.
-    monkeypatch.setattr(registry, "FLAG_MARGIN_SECONDS", 30)
+    monkeypatch.setattr(timers, "FLAG_MARGIN_SECONDS", 30)
     control = TimeControl(initial_ms=300, increment_ms=0, first_move_ms=5_000)
     game_id, red, yellow, watcher = await timed_game(sockets, control)
     await first_moves(red, yellow, watcher)
     deadline = registry.live_games()[0].match.deadline_ms
-    await asyncio.sleep((deadline - registry.now_ms()) / 1000 + 0.02)  # wall-clock time itself must pass
+    await asyncio.sleep((deadline - now_ms()) / 1000 + 0.02)  # wall-clock time itself must pass
     await red.send(type="move", column=4)
     refused = await red.receive_type("error")
     assert refused["code"] == "out_of_time"
@@ -130,17 +132,17 @@ async def test_a_process_starting_after_an_outage_gives_the_time_back_once(socke
     for socket in (red, yellow, watcher):
         await socket.close()
     # As if every server had stopped 8 s ago and this process were the first to start again.
-    registry.reset()
+    forget_the_process()
     await a_server_that_stopped(8)
     await database_sync_to_async(Server.objects.exclude(pk="gone").delete)()
-    await registry.clocks_ready()
+    await timers.ready()
     credits = [data for kind, _, data in await log_of(game_id) if kind == "clock_credit"]
     assert len(credits) == 1
     assert 0 < credits[0]["given_back_ms"]["1"] <= 8_500 and credits[0]["given_back_ms"]["2"] == 0
     # Another process starting from the same outage gives nothing more.
-    registry.reset()
+    forget_the_process()
     await database_sync_to_async(Server.objects.exclude(pk="gone").delete)()
-    await registry.clocks_ready()
+    await timers.ready()
     assert [kind for kind, _, _ in await log_of(game_id)].count("clock_credit") == 1
     assert liveness.SERVER_ID
 
@@ -149,9 +151,9 @@ async def test_a_process_joining_live_ones_gives_nothing_back(sockets):
     control = TimeControl(initial_ms=60_000, increment_ms=0, first_move_ms=30_000)
     game_id, red, yellow, watcher = await timed_game(sockets, control)
     await first_moves(red, yellow, watcher)
-    registry.reset()
+    forget_the_process()
     await a_server_that_stopped(1)  # another process beat a second ago
-    await registry.clocks_ready()
+    await timers.ready()
     assert "clock_credit" not in [kind for kind, _, _ in await log_of(game_id)]
 
 

@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from games import computer, registry, store
 from games.clock import TimeControl
+from games.live_game import now_ms
 from games.match import new_match
 from games.models import Game, GameEvent
 from games.rules import IllegalMove
@@ -53,7 +54,7 @@ def free_column(board):
 
 
 async def test_a_game_against_the_computer_is_played_to_the_end_through_the_consumer(sockets):
-    game_id, token = await registry.create_computer_game(human_seat=1, level=3)
+    game_id, token = await computer.create_game(human_seat=1, level=3)
     player, watcher = await sockets(game_id), await sockets(game_id)
     welcome = await player.hello(token=token)
     assert welcome["seat"] == 1 and welcome["game"]["status"] == "playing"
@@ -95,7 +96,7 @@ async def test_a_game_against_the_computer_is_played_to_the_end_through_the_cons
 
 
 async def test_the_computer_opens_when_it_plays_red_and_its_move_is_in_the_log(sockets):
-    game_id, token = await registry.create_computer_game(human_seat=2, level=1)
+    game_id, token = await computer.create_game(human_seat=2, level=1)
     player = await sockets(game_id)
     welcome = await player.hello(token=token)
     assert welcome["seat"] == 2
@@ -109,7 +110,7 @@ async def test_the_computer_opens_when_it_plays_red_and_its_move_is_in_the_log(s
 
 
 async def test_nobody_can_play_the_computers_seat(sockets):
-    game_id, _ = await registry.create_computer_game(human_seat=1, level=2)
+    game_id, _ = await computer.create_game(human_seat=1, level=2)
     stranger = await sockets(game_id)
     welcome = await stranger.hello(token="")
     assert welcome["seat"] is None
@@ -121,13 +122,13 @@ async def test_nobody_can_play_the_computers_seat(sockets):
 
 
 async def test_the_computer_moves_once_for_a_turn_however_many_try(sockets):
-    game_id, token = await registry.create_computer_game(human_seat=1, level=1)
+    game_id, token = await computer.create_game(human_seat=1, level=1)
     await registry.move(game_id, 1, {"column": 3})
     seq = (await registry.get(game_id)).match.seq
     # Two processes (here: two calls) move for the same turn at once: one move, one refusal.
     results = await asyncio.gather(
-        registry.computer_move(game_id, seq, {"column": 0}),
-        registry.computer_move(game_id, seq, {"column": 6}),
+        computer.computer_move(game_id, seq, {"column": 0}),
+        computer.computer_move(game_id, seq, {"column": 6}),
         return_exceptions=True,
     )
     refused = [r for r in results if isinstance(r, IllegalMove)]
@@ -137,12 +138,12 @@ async def test_the_computer_moves_once_for_a_turn_however_many_try(sockets):
     moves = [seat for _, kind, seat, _ in await log_of(game_id) if kind == "move"]
     assert moves == [1, 2]
     with pytest.raises(IllegalMove) as late:
-        await registry.computer_move(game_id, seq, {"column": 1})
+        await computer.computer_move(game_id, seq, {"column": 1})
     assert late.value.code == "stale"
 
 
 async def test_the_computer_agrees_to_a_rematch_at_once_and_the_colours_swap(sockets):
-    game_id, token = await registry.create_computer_game(human_seat=1, level=4)
+    game_id, token = await computer.create_game(human_seat=1, level=4)
     player = await sockets(game_id)
     await player.hello(token=token)
     await player.send(type="resign")
@@ -196,7 +197,7 @@ async def test_play_again_after_a_game_against_the_computer_is_the_rematch(socke
 
 
 async def test_the_computer_is_never_away_so_nobody_claims_a_win_from_it(sockets):
-    game_id, token = await registry.create_computer_game(human_seat=1, level=2)
+    game_id, token = await computer.create_game(human_seat=1, level=2)
     player = await sockets(game_id)
     welcome = await player.hello(token=token)
     assert welcome["presence"]["players"] == {"1": True, "2": True}
@@ -211,7 +212,7 @@ async def test_a_turn_nobody_took_is_taken_by_the_sweeper_exactly_once(settings)
     """As after a crash while the computer was thinking: the turn is in the database, no process is
     on it. Two sweeps of two processes find it; the computer moves once."""
     settings.GAME_COMPUTER_STALL_SECONDS = 1
-    game_id, _ = await database_sync_to_async(store.create_computer_game)("connect4", None, 2, 3, registry.now_ms())
+    game_id, _ = await database_sync_to_async(store.create_computer_game)("connect4", None, 2, 3, now_ms())
     past = timezone.now() - timedelta(seconds=5)
     await database_sync_to_async(Game.objects.filter(pk=game_id).update)(computer_turn_since=past)
     await asyncio.gather(computer.take_untaken_turns(), computer.take_untaken_turns())
@@ -224,7 +225,7 @@ async def test_a_turn_nobody_took_is_taken_by_the_sweeper_exactly_once(settings)
 
 async def test_the_computers_moves_carry_both_clocks_in_a_timed_game(sockets):
     control = TimeControl(initial_ms=60_000, increment_ms=0, first_move_ms=30_000)
-    game_id, token = await registry.create_computer_game(control=control, human_seat=1, level=5)
+    game_id, token = await computer.create_game(control=control, human_seat=1, level=5)
     player = await sockets(game_id)
     await player.hello(token=token)
     for column in (3, 3):
@@ -261,7 +262,7 @@ async def test_level_1_answers_no_later_than_level_5_through_the_consumer(socket
     answered = {}
     for level in (1, 5):
         began = time.monotonic()
-        game_id, token = await registry.create_computer_game(human_seat=2, level=level)
+        game_id, token = await computer.create_game(human_seat=2, level=level)
         player = await sockets(game_id)
         welcome = await player.hello(token=token)
         if not any(event["type"] == "move" for event in welcome["events"]):

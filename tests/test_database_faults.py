@@ -15,7 +15,7 @@ from channels.db import database_sync_to_async
 from django.db import OperationalError, connection
 from django.utils import timezone
 
-from games import journal, liveness, registry, seeking, store
+from games import healing, journal, liveness, registry, seeking, store
 from games.match import replay_with_history
 from games.models import Connection, Server
 from tests.test_consumers import play_moves, seated_game
@@ -289,7 +289,7 @@ async def test_a_move_committed_unseen_reaches_the_mover_on_its_resend_and_the_o
     assert await red.receive_type("ack") == {"type": "ack", "seq": 3, "move_id": "red-1", "duplicate": True}
     assert (await red.receive_type("move"))["move_id"] == "red-1"
     assert await yellow.nothing_more() and await watcher.nothing_more()
-    await registry.heal()
+    await healing.heal()
     for socket in (yellow, watcher):
         assert (await socket.receive_type("move"))["move_id"] == "red-1"
     assert await red.nothing_more()

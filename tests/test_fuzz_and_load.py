@@ -15,6 +15,7 @@ from games import presence, registry, store, sweeper
 from games.match import replay_with_history
 from games.models import Connection
 from tests.conftest import Socket
+from tests.memory import forget_the_process
 from tests.test_consumers import seated_game
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -114,7 +115,7 @@ sent_total = 0
 
 async def fuzz_one_table(script):
     global sent_total
-    registry.reset()
+    forget_the_process()
     channel_layers.backends.clear()
     opened = []
 

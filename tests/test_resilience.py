@@ -4,10 +4,11 @@ import pytest
 from channels.db import database_sync_to_async
 from django.utils import timezone
 
-from games import registry, store
+from games import live_game, registry, store
 from games.match import apply_event, decide_move, replay_with_history
 from games.models import Game, GameEvent
 from tests.conftest import Socket
+from tests.memory import forget_the_process
 from tests.test_consumers import play_moves, seated_game
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -90,7 +91,7 @@ async def test_a_client_ahead_of_the_server_gets_a_snapshot_to_rebuild_from(sock
 
 
 async def test_a_client_too_far_behind_gets_a_snapshot(sockets, monkeypatch):
-    monkeypatch.setattr(registry, "REPLAY_LIMIT", 3)
+    monkeypatch.setattr(live_game, "REPLAY_LIMIT", 3)
     game_id, red, yellow, watcher, *_ = await seated_game(sockets)
     await play_moves([0, 1, 0], red, yellow, watcher)
     welcome = await (await sockets(game_id)).hello(last_seq=1)
@@ -194,7 +195,7 @@ async def test_the_away_deadline_survives_a_restart(sockets, settings):
     await yellow.close()
     for socket in (red, watcher):
         await socket.close()
-    registry.reset()  # the process forgets everything; the database remembers
+    forget_the_process()  # the process forgets everything; the database remembers
     red = await sockets(game_id)
     welcome = await red.hello(token=token1)
     assert welcome["presence"]["away"]["2"]["claim_in"] == 0
