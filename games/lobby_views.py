@@ -22,22 +22,22 @@ from games import computer, idempotency, limits, lobby, pool, seeking, store
 from games.clock import BadTimeControl
 from games.engines import ENGINES
 from games.identity import hash_token, token_matches
-from games.views import (
+from games.web_common import (
     REPLAYED,
     SUGGESTED_LEVEL,
     BadBody,
-    _api_error,
-    _computer_level,
-    _form_number,
-    _home,
-    _home_refused,
-    _key_reused,
-    _rate_limited,
-    _refused,
-    _remember_seat,
-    _time_control,
-    _websocket_url,
     api_body,
+    api_error,
+    computer_level,
+    form_number,
+    home_page,
+    home_refused,
+    key_reused,
+    rate_limited,
+    refused,
+    remember_seat,
+    time_control_of,
+    websocket_url,
 )
 
 SESSION_SEEK = "seek"  # {"id": ..., "token": ...}: the browser's seek
@@ -49,7 +49,7 @@ ENDED = {
 
 
 def _time_control_name(name) -> str:
-    control = _time_control(name)
+    control = time_control_of(name)
     return control.name if control else ""
 
 
@@ -78,12 +78,12 @@ async def _session_seek(request: HttpRequest, seek_id: str) -> str:
 @require_POST
 async def play(request):
     """The Play now button: seek an opponent with the chosen time control."""
-    if wait := await _refused(request, limits.SEEK):
-        return await _home_refused(request, limits.SEEK, wait)
+    if wait := await refused(request, limits.SEEK):
+        return await home_refused(request, limits.SEEK, wait)
     try:
         time_control = _time_control_name(request.POST.get("time_control"))
     except BadTimeControl as refusal:
-        return await _home(request, {"notice": str(refusal)}, status=400)
+        return await home_page(request, {"notice": str(refusal)}, status=400)
     return await start_seek(request, time_control)
 
 
@@ -106,7 +106,7 @@ async def seek_page(request, seek_id):
     if found is None:
         raise Http404("That search for an opponent is not yours, or is over.")
     if found.status == pool.PAIRED:
-        await _remember_seat(request, found.game_id, token)
+        await remember_seat(request, found.game_id, token)
         await request.session.apop(SESSION_SEEK, None)
         return redirect("game", game_id=found.game_id)
     if found.status != pool.WAITING:
@@ -146,23 +146,23 @@ async def seek_computer(request, seek_id):
     The seek ends first, so its seeker is never also paired; one paired meanwhile goes to its game."""
     token = await _session_seek(request, seek_id)
     try:
-        level = _computer_level(_form_number(request.POST.get("level", SUGGESTED_LEVEL)))
+        level = computer_level(form_number(request.POST.get("level", SUGGESTED_LEVEL)))
     except ValueError as refusal:
         found = await seeking.ticket(seek_id)
         if found is None or found.status != pool.WAITING:
             return redirect("seek", seek_id=seek_id)  # paired or over meanwhile: its page says which
         return _seek_page(request, found, token, offer_notice=str(refusal), status=400)
-    if wait := await _refused(request, limits.CREATE):
-        return await _home_refused(request, limits.CREATE, wait)
+    if wait := await refused(request, limits.CREATE):
+        return await home_refused(request, limits.CREATE, wait)
     found = await seeking.end(seek_id, pool.CANCELLED)
     if found is not None and found.status == pool.PAIRED:
         return redirect("seek", seek_id=seek_id)
     await request.session.apop(SESSION_SEEK, None)
-    control = _time_control(found.time_control if found is not None else "")
+    control = time_control_of(found.time_control if found is not None else "")
     seat = secrets.choice((1, 2))
     # Public, as the Play now game it stands in for would have been.
     game_id, token = await computer.create_game(control=control, human_seat=seat, level=level, public=True)
-    await _remember_seat(request, game_id, token)
+    await remember_seat(request, game_id, token)
     return redirect("game", game_id=game_id)
 
 
@@ -187,14 +187,14 @@ def _seek_json(request: HttpRequest, found: pool.Ticket) -> dict:
         "status": found.status,
         "time_control": found.time_control,
         "created_at": _ms(found.created_at),
-        "websocket": _websocket_url(request, f"/ws/seeks/{found.id}/"),
+        "websocket": websocket_url(request, f"/ws/seeks/{found.id}/"),
     }
     if found.status == pool.PAIRED:
         answer["game"] = {
             "id": found.game_id,
             "seat": found.seat,
             "page": request.build_absolute_uri(f"/g/{found.game_id}/"),
-            "websocket": _websocket_url(request, f"/ws/games/{found.game_id}/"),
+            "websocket": websocket_url(request, f"/ws/games/{found.game_id}/"),
         }
     return answer
 
@@ -207,17 +207,17 @@ async def api_seek(request):
         body = api_body(request)
         call = idempotency.keyed(request, "seeks", body)
     except BadBody as refusal:
-        return _api_error(refusal.status, refusal.code, refusal.message)
+        return api_error(refusal.status, refusal.code, refusal.message)
     except idempotency.BadKey as refusal:
-        return _api_error(400, "bad_idempotency_key", str(refusal))
+        return api_error(400, "bad_idempotency_key", str(refusal))
     try:
         time_control = _time_control_name(body.get("time_control"))
     except BadTimeControl as refusal:
-        return _api_error(400, "bad_field", str(refusal))
+        return api_error(400, "bad_field", str(refusal))
     if call is not None and (made := await idempotency.made_before(call)) is not None:
         return await _replayed_seek(request, call, made)
-    if wait := await _refused(request, limits.SEEK):
-        return _rate_limited(limits.SEEK, wait)
+    if wait := await refused(request, limits.SEEK):
+        return rate_limited(limits.SEEK, wait)
     address = limits.request_address(request) or ""
     keyed = {"token": call.token, "request_key": call.record} if call else {}
     try:
@@ -226,17 +226,17 @@ async def api_seek(request):
         return await _replayed_seek(request, call, made)
     except pool.AlreadySeeking as already:
         message = "Your address has a seek waiting already; cancel it first."
-        return _api_error(409, "already_seeking", message, seek_id=already.seek_id)
+        return api_error(409, "already_seeking", message, seek_id=already.seek_id)
     return JsonResponse({**_seek_json(request, found), "token": token}, status=201)
 
 
 async def _replayed_seek(request: HttpRequest, call: idempotency.Keyed, made: store.AlreadyMade) -> JsonResponse:
     """A seek sent again with its key: the seek the first call made, as it stands now."""
     if not idempotency.same_request(call, made):
-        return _key_reused()
+        return key_reused()
     found = await seeking.ticket(made.resource)
     if found is None:
-        return _api_error(404, "unknown_seek", "No seek has that ID.")
+        return api_error(404, "unknown_seek", "No seek has that ID.")
     response = JsonResponse({**_seek_json(request, found), "token": call.token}, status=201)
     response[REPLAYED] = "true"
     return response
@@ -246,7 +246,7 @@ async def _replayed_seek(request: HttpRequest, call: idempotency.Keyed, made: st
 async def api_seek_state(request, seek_id):
     found = await seeking.ticket(seek_id)
     if found is None:
-        return _api_error(404, "unknown_seek", "No seek has that ID.")
+        return api_error(404, "unknown_seek", "No seek has that ID.")
     return JsonResponse(_seek_json(request, found))
 
 
@@ -257,13 +257,13 @@ async def api_cancel_seek(request, seek_id):
     try:
         body = api_body(request)
     except BadBody as refusal:
-        return _api_error(refusal.status, refusal.code, refusal.message)
+        return api_error(refusal.status, refusal.code, refusal.message)
     found = await seeking.ticket(seek_id)
     if found is None:
-        return _api_error(404, "unknown_seek", "No seek has that ID.")
+        return api_error(404, "unknown_seek", "No seek has that ID.")
     token = body.get("token")
     if not isinstance(token, str) or not token_matches(token, found.token_hash):
-        return _api_error(403, "bad_token", "That is not this seek's token.")
+        return api_error(403, "bad_token", "That is not this seek's token.")
     return JsonResponse(_seek_json(request, await seeking.end(seek_id, pool.CANCELLED)))
 
 
