@@ -86,7 +86,7 @@ strength: install-dev
 strength-solver: install-dev
 	$(BIN)/python -m bench.strength --solver-only --cpu-clock --workers 1
 
-## book: generate level 5's opening book (games/engines/connect_four_book.txt.gz) with the solver
+## book: generate level 5's opening book (games/core/engines/connect_four_book.txt.gz) with the solver
 book: install-dev
 	$(BIN)/python -m bench.opening_book
 

@@ -1,4 +1,4 @@
-"""Generate level 5's opening book: games/engines/connect_four_book.txt.gz.
+"""Generate level 5's opening book: games/core/engines/connect_four_book.txt.gz.
 
 python -m bench.opening_book      (make book; a few minutes)
 
@@ -22,8 +22,8 @@ import time
 
 from bitbully import BitBully, Board
 
-from games.engines.connect_four import BOOK_PATH, CENTRE_FIRST, book_key, from_board
-from games.rules import ConnectFour
+from games.core.engines.connect_four import BOOK_PATH, CENTRE_FIRST, book_key, from_board
+from games.core.rules import ConnectFour
 
 RULES = ConnectFour()
 # The last ply (discs played before the move) the book covers for each seat.

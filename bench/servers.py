@@ -275,7 +275,7 @@ def create_timed_games(server: ServerProcess, count: int, clock_ms: int) -> list
     server's own code against its database: the presets are minutes long, too long for a window.
     Returns each game's ID and seat 1's token."""
     code = (
-        "import json; from games import store; from games.clock import TimeControl; "
+        "import json; from games.storage import store; from games.core.clock import TimeControl; "
         f"control = TimeControl({clock_ms}, 0, 20000); "
         f"print(json.dumps([store.create_game('connect4', control) for _ in range({count})]))"
     )

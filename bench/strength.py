@@ -23,8 +23,8 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from games.engines.connect_four import LEVELS, _blocking_move, _winning_move, from_board, think
-from games.rules import ConnectFour
+from games.core.engines.connect_four import LEVELS, _blocking_move, _winning_move, from_board, think
+from games.core.rules import ConnectFour
 
 ROOT = Path(__file__).resolve().parent.parent
 DOC = ROOT / "docs" / "strength.md"
@@ -158,7 +158,7 @@ def positions(per_phase: int) -> list[tuple[str, list[int]]]:
 def _check_job(job: tuple[str, list[int], float, bool]) -> tuple[str, bool, bool, float]:
     from bitbully import BitBully, Board  # the oracle: tools and tests only
 
-    from games.engines.connect_four import _BOUNDS
+    from games.core.engines.connect_four import _BOUNDS
 
     phase, moves, budget, cpu_clock = job
     if cpu_clock:  # the engine's deadlines (and these timings) on this process's own processor time

@@ -85,7 +85,7 @@ class JsonApiErrors:
 
 def service_errors() -> tuple[type[BaseException], ...]:
     """What a failing database or channel layer raises (read late: the games app loads after settings)."""
-    from games.sockets import LAYER_ERRORS
-    from games.store import DATABASE_ERRORS
+    from games.storage.store import DATABASE_ERRORS
+    from games.web.sockets import LAYER_ERRORS
 
     return (*DATABASE_ERRORS, *LAYER_ERRORS, TimeoutError)

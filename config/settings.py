@@ -13,7 +13,7 @@ import dj_database_url
 from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
-from games.clock import BadTimeControl, amounts
+from games.core.clock import BadTimeControl, amounts
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -106,7 +106,7 @@ AUTHENTICATION_BACKENDS = [
 AXES_FAILURE_LIMIT = int(os.environ.get("ADMIN_LOGIN_FAILURE_LIMIT") or 5)
 AXES_COOLOFF_TIME = timedelta(minutes=float(os.environ.get("ADMIN_LOGIN_LOCKOUT_MINUTES") or 15))
 AXES_LOCKOUT_PARAMETERS = ["ip_address", "username"]  # each counted on its own
-AXES_CLIENT_IP_CALLABLE = "games.limits.request_address"
+AXES_CLIENT_IP_CALLABLE = "games.web.limits.request_address"
 AXES_LOCKOUT_CALLABLE = "config.lockout.locked_out"
 AXES_RESET_ON_SUCCESS = True  # a login that succeeds clears its address's and user name's failures
 
@@ -161,7 +161,7 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # Channel layer: in-memory for one process; Redis pub/sub when REDIS_URL is set, so several
 # processes share groups. A group message is published once and Redis hands it to each
 # process subscribed to the group, which delivers it to its own sockets. Pub/sub keeps
-# nothing for a subscriber that is reconnecting; the sweeper's heal covers that (games/registry.py).
+# nothing for a subscriber that is reconnecting; the sweeper's heal covers that (games/live/registry.py).
 REDIS_URL = os.environ.get("REDIS_URL", "")
 # The most any one call to Redis may take (connecting, or waiting for its answer): a Redis that
 # hangs (stopped, a network that drops packets) fails the call in about this long, so a new socket
@@ -171,12 +171,12 @@ REDIS_CLIENT_OPTIONS = {"socket_timeout": REDIS_TIMEOUT_SECONDS, "socket_connect
 if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "games.redis_guard.GuardedRedisLayer",
+            "BACKEND": "games.layers.redis_guard.GuardedRedisLayer",
             "CONFIG": {"hosts": [{"address": REDIS_URL, **REDIS_CLIENT_OPTIONS}]},
         }
     }
 else:
-    CHANNEL_LAYERS = {"default": {"BACKEND": "games.layers.InMemoryLayer"}}
+    CHANNEL_LAYERS = {"default": {"BACKEND": "games.layers.memory.InMemoryLayer"}}
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -261,7 +261,7 @@ GAME_OUTAGE_AFTER_SECONDS = env_seconds("GAME_OUTAGE_AFTER_SECONDS", 5)
 # A seeker (Play now) whose sockets have all been gone this long leaves the pool; until then it
 # keeps its place (a reload, a phone off Wi-Fi for a moment), though nobody is paired with it.
 GAME_SEEK_GRACE_SECONDS = env_seconds("GAME_SEEK_GRACE_SECONDS", 20)
-# The computer opponent (games/computer.py): the most a move at the top levels may think (less when
+# The computer opponent (games/live/computer.py): the most a move at the top levels may think (less when
 # its clock is short); how long its natural pause before moving lasts, as a share of the usual
 # (0: no pause, as the tests play); worker processes for its search in each server process; and how
 # long a turn of the computer may stay untaken (the process thinking for it died) before the
@@ -298,7 +298,7 @@ GAME_MAX_MESSAGE_BYTES = int(os.environ.get("GAME_MAX_MESSAGE_BYTES") or 4096)
 GAME_RATE_PER_SECOND = env_seconds("GAME_RATE_PER_SECOND", 20)
 GAME_RATE_BURST = int(os.environ.get("GAME_RATE_BURST") or 40)
 
-# Per-address limits (games/limits.py), counted in Redis across processes when REDIS_URL is set.
+# Per-address limits (games/web/limits.py), counted in Redis across processes when REDIS_URL is set.
 # Games created (the page's button and the API together) and seats joined (the page, the API and
 # the socket's join) and seeks made (Play now: the page and the API): at most this many a minute,
 # and at most the burst at once.

@@ -11,7 +11,7 @@ fails when an upstream behaviour one of them relies on changes.
 A LeanServer differs from daphne's in that:
 
 1. Its connections (HTTP and WebSocket) pass messages to their application through a
-   :class:`games.layers.Inbox` instead of an ``asyncio.Queue`` each: 3 KB less per socket.
+   :class:`games.layers.memory.Inbox` instead of an ``asyncio.Queue`` each: 3 KB less per socket.
 2. Its WebSocket factory builds :class:`LeanWebSocketProtocol` connections, which
    - deliver the close code and reason the application asks for. Daphne passes the code
      alone to autobahn's ``sendClose``, which refuses every code but 1000 and 3000-4999
@@ -25,8 +25,8 @@ A LeanServer differs from daphne's in that:
      transport's producer though an upgraded request never finishes, and of the raw
      handshake bytes autobahn keeps only for its logs.
 3. Running it tunes the process for serving (:func:`tune_for_serving`) and installs the
-   SIGTERM goodbye (games/shutdown.py).
-4. Once it listens, the process's timed work begins (games/sweeper.py), not at its first
+   SIGTERM goodbye (games/live/shutdown.py).
+4. Once it listens, the process's timed work begins (games/live/sweeper.py), not at its first
    socket: daphne sends no ASGI lifespan events, so its "listening" callback is the seam.
 """
 
@@ -42,8 +42,8 @@ from autobahn.websocket import protocol as autobahn_protocol
 from daphne.server import Server
 from daphne.ws_protocol import WebSocketProtocol
 
-from games import shutdown
-from games.layers import Inbox
+from games.layers.memory import Inbox
+from games.live import shutdown
 
 # Close codes a server may send besides 1000 and 3000-4999 (which autobahn's sendClose takes):
 # RFC 6455 section 7.4.1 and the IANA registry. 1005, 1006 and 1015 never go on the wire.
@@ -174,7 +174,7 @@ class LeanServer(Server):
         super().listen_success(port)
         from twisted.internet import reactor
 
-        from games import sweeper  # imports the models: only once Django is set up
+        from games.live import sweeper  # imports the models: only once Django is set up
 
         reactor.callLater(0, sweeper.start_serving)
 

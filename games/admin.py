@@ -10,11 +10,13 @@ from django.template.response import TemplateResponse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
-from games import liveness, metrics, pool, registry, seeking, store
-from games.engines import ENGINES
-from games.live_game import now_ms
+from games import metrics
+from games.core.engines import ENGINES
+from games.core.rules import RULES, IllegalMove
+from games.live import liveness, registry, seeking
+from games.live.game import now_ms
 from games.models import Game, GameEvent, Seek, Server
-from games.rules import RULES, IllegalMove
+from games.storage import pool, store
 
 # The admin's side list of every model takes a third of a laptop's width from the games list; the
 # index and the breadcrumbs lead everywhere it does.

@@ -104,7 +104,7 @@ def error_sent(code: str) -> None:
 
 def record_refusal(kind: str) -> None:
     """Count one refusal by a limit: ``"socket_rate"`` for a frame over a socket's rate,
-    ``"create"`` and ``"join"`` for the per-address rates (games/limits.py), ``"sockets"`` for a
+    ``"create"`` and ``"join"`` for the per-address rates (games/web/limits.py), ``"sockets"`` for a
     socket over its address's cap."""
     child = _refusals.get(kind)
     if child is None:

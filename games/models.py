@@ -8,7 +8,7 @@ transaction, so the admin and the API can filter without replaying.
 from django.db import models
 from django.utils import timezone
 
-from games.identity import new_game_id, new_seek_id
+from games.core.identity import new_game_id, new_seek_id
 
 
 class Game(models.Model):
@@ -209,7 +209,7 @@ class Seek(models.Model):
 class RequestKey(models.Model):
     """An API call made with an ``Idempotency-Key``: written in the same transaction as the game
     or seek the call made, so the same call sent again (after an error or a lost answer) finds
-    what the first made instead of making a second. Nothing secret is kept (games/idempotency.py)."""
+    what the first made instead of making a second. Nothing secret is kept (games/web/idempotency.py)."""
 
     # sha256 of the call, the client's address and the client's key: one client's key never meets another's.
     key = models.CharField(primary_key=True, max_length=64, editable=False)

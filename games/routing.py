@@ -1,7 +1,7 @@
 from django.urls import re_path
 
-from games.consumers import GameConsumer
-from games.lobby_consumers import LobbyConsumer, SeekConsumer
+from games.web.consumers import GameConsumer
+from games.web.lobby_consumers import LobbyConsumer, SeekConsumer
 
 # Any ID-shaped path reaches its consumer, so an unknown game or seek gets a clear close code.
 websocket_urlpatterns = [

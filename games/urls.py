@@ -1,7 +1,8 @@
 from django.urls import path, register_converter
 
-from games import api_views, lobby_views, metrics, views
-from games.identity import GAME_ID_PATTERN, SEEK_ID_PATTERN
+from games import metrics
+from games.core.identity import GAME_ID_PATTERN, SEEK_ID_PATTERN
+from games.web import api, lobby_views, views
 
 
 class GameIdConverter:
@@ -37,10 +38,10 @@ urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
     path("readyz", views.readyz, name="readyz"),
     path("metrics", metrics.metrics_view, name="metrics"),
-    path("api/games", api_views.api_create, name="api-create"),
-    path("api/games/<game_id:game_id>", api_views.api_game, name="api-game"),
-    path("api/games/<game_id:game_id>/join", api_views.api_join, name="api-join"),
-    path("api/games/<game_id:game_id>/events", api_views.api_events, name="api-events"),
+    path("api/games", api.api_create, name="api-create"),
+    path("api/games/<game_id:game_id>", api.api_game, name="api-game"),
+    path("api/games/<game_id:game_id>/join", api.api_join, name="api-join"),
+    path("api/games/<game_id:game_id>/events", api.api_events, name="api-events"),
     path("api/seeks", lobby_views.api_seek, name="api-seek"),
     path("api/seeks/<seek_id:seek_id>", lobby_views.api_seek_state, name="api-seek-state"),
     path("api/seeks/<seek_id:seek_id>/cancel", lobby_views.api_cancel_seek, name="api-cancel-seek"),

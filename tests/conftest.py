@@ -7,7 +7,8 @@ from channels.testing import WebsocketCommunicator
 from django.db import connection, connections
 
 from config.asgi import application
-from games import journal, seeking, sweeper
+from games.live import seeking, sweeper
+from games.storage import journal
 from tests.memory import forget_the_process
 
 ORIGIN = (b"origin", b"http://localhost")

@@ -1,6 +1,7 @@
 """A process forgetting everything it keeps in memory, as a restart would (the database remembers)."""
 
-from games import computer, journal, liveness, lobby, presence, registry, timers
+from games.live import computer, liveness, lobby, presence, registry, timers
+from games.storage import journal
 
 
 def forget_the_process() -> None:

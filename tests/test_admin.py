@@ -9,7 +9,8 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from games import admin, metrics, registry, sweeper
+from games import admin, metrics
+from games.live import registry, sweeper
 from games.models import Connection, Game, GameEvent, Server
 from tests.test_consumers import play_moves, seated_game
 

@@ -24,7 +24,7 @@ pytestmark = pytest.mark.timeout(120)
 def create_timed_games(env, count: int, clock_ms: int) -> list[tuple[str, str]]:
     """Games with a short clock (20 s for first moves), made by the server's own code."""
     code = (
-        "import json; from games import store; from games.clock import TimeControl; "
+        "import json; from games.storage import store; from games.core.clock import TimeControl; "
         f"print(json.dumps([store.create_game('connect4', TimeControl({clock_ms}, 0, 20000)) for _ in range({count})]))"
     )
     out = subprocess.run(

@@ -5,8 +5,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from games.clock import PRESETS, BadTimeControl, TimeControl, parse_time_control
-from games.match import (
+from games.core.clock import PRESETS, BadTimeControl, TimeControl, parse_time_control
+from games.core.match import (
     FIRST_MOVE,
     Event,
     TimeUp,
@@ -20,7 +20,7 @@ from games.match import (
     public_event,
     replay,
 )
-from games.rules import IllegalMove
+from games.core.rules import IllegalMove
 
 CONTROL = TimeControl(initial_ms=60_000, increment_ms=2_000, first_move_ms=30_000)
 T0 = 1_800_000_000_000  # an arbitrary moment, in ms since the epoch

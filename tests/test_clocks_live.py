@@ -9,9 +9,10 @@ import pytest
 from channels.db import database_sync_to_async
 from django.utils import timezone
 
-from games import clock, liveness, registry, sweeper, timers
-from games.clock import TimeControl
-from games.live_game import now_ms
+from games.core import clock
+from games.core.clock import TimeControl
+from games.live import liveness, registry, sweeper, timers
+from games.live.game import now_ms
 from games.models import Game, GameEvent, Server
 from tests.memory import forget_the_process
 

@@ -15,12 +15,13 @@ from channels.db import database_sync_to_async
 from django.test import AsyncClient
 from django.utils import timezone
 
-from games import computer, registry, store
-from games.clock import TimeControl
-from games.live_game import now_ms
-from games.match import new_match
+from games.core.clock import TimeControl
+from games.core.match import new_match
+from games.core.rules import IllegalMove
+from games.live import computer, registry
+from games.live.game import now_ms
 from games.models import Game, GameEvent
-from games.rules import IllegalMove
+from games.storage import store
 from tests.test_views import client_config
 
 pytestmark = pytest.mark.django_db(transaction=True)

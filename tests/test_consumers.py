@@ -8,10 +8,10 @@ from channels.db import database_sync_to_async
 from channels.exceptions import StopConsumer
 from channels.layers import get_channel_layer
 
-from games import registry
-from games.consumers import GameConsumer
+from games.live import registry
 from games.models import Game, GameEvent
-from games.sockets import CLOSE_SERVICE_RESTART, dispatch_in_turn
+from games.web.consumers import GameConsumer
+from games.web.sockets import CLOSE_SERVICE_RESTART, dispatch_in_turn
 from tests.conftest import Socket
 from tests.test_rules import DRAW_SEQUENCE
 

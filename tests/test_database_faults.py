@@ -15,9 +15,10 @@ from channels.db import database_sync_to_async
 from django.db import OperationalError, connection
 from django.utils import timezone
 
-from games import healing, journal, liveness, registry, seeking, store
-from games.match import replay_with_history
+from games.core.match import replay_with_history
+from games.live import healing, liveness, registry, seeking
 from games.models import Connection, Server
+from games.storage import journal, store
 from tests.test_consumers import play_moves, seated_game
 from tests.test_resilience import presence_when, seat_two_gone
 

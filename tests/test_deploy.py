@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from django.test import Client
 
-from games.identity import GAME_ID_LENGTH
+from games.core.identity import GAME_ID_LENGTH
 from tests.servers import Daphne, free_port, prepare
 
 ROOT = Path(__file__).resolve().parent.parent

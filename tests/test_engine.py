@@ -12,9 +12,9 @@ from bitbully import Board as OracleBoard
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from games.engines import ENGINES
-from games.engines.connect_four import _BOUNDS, LEVELS, Search, _winning_move, from_board, think
-from games.rules import ConnectFour
+from games.core.engines import ENGINES
+from games.core.engines.connect_four import _BOUNDS, LEVELS, Search, _winning_move, from_board, think
+from games.core.rules import ConnectFour
 from tests.test_rules import play
 
 rules = ConnectFour()
@@ -122,7 +122,7 @@ def test_the_shipped_opening_book_is_what_its_generator_writes_today():
     """The book is data this project makes (bench/opening_book.py): the file shipped is exactly
     what the generator makes now, so it cannot drift from the engine's keys or the solver."""
     from bench.opening_book import generate
-    from games.engines.connect_four import opening_book
+    from games.core.engines.connect_four import opening_book
 
     assert generate() == opening_book()
 
@@ -154,7 +154,7 @@ def own_core(monkeypatch):
     on the wall clock)."""
     from types import SimpleNamespace
 
-    from games.engines import connect_four
+    from games.core.engines import connect_four
 
     monkeypatch.setattr(connect_four, "time", SimpleNamespace(perf_counter=time.process_time))
     _BOUNDS.clear()  # and from cold, as a fresh worker process

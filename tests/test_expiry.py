@@ -14,10 +14,10 @@ from channels.db import database_sync_to_async
 from django.test import Client
 from django.utils import timezone
 
-from games import registry, sweeper
-from games.match import EXPIRED, Event, decide_expire, decide_join, replay, replay_with_history, snapshot
+from games.core.match import EXPIRED, Event, decide_expire, decide_join, replay, replay_with_history, snapshot
+from games.core.rules import IllegalMove
+from games.live import registry, sweeper
 from games.models import Game, GameEvent
-from games.rules import IllegalMove
 from tests import servers
 from tests.servers import Daphne, PostgresDatabase, Redis, prepare
 from tests.wsclient import Player, api

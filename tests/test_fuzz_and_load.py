@@ -11,9 +11,10 @@ from django.utils import timezone
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from games import presence, registry, store, sweeper
-from games.match import replay_with_history
+from games.core.match import replay_with_history
+from games.live import presence, registry, sweeper
 from games.models import Connection
+from games.storage import store
 from tests.conftest import Socket
 from tests.memory import forget_the_process
 from tests.test_consumers import seated_game

@@ -11,7 +11,7 @@ from channels.testing import HttpCommunicator
 from django.test import Client
 
 from config.asgi import application
-from games.identity import hash_token
+from games.core.identity import hash_token
 from games.models import Game, RequestKey, Seek
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 import pytest
 from channels.exceptions import ChannelFull
 
-from games.layers import InMemoryLayer
+from games.layers.memory import InMemoryLayer
 
 
 async def test_a_group_message_reaches_every_member_once_and_leaves_other_groups_alone():

@@ -20,7 +20,7 @@ from django.test import override_settings
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
-from games.limits import client_address
+from games.web.limits import client_address
 from tests import servers
 from tests.servers import Daphne, Nginx, PostgresDatabase, Redis, prepare
 from tests.wsclient import close_frame

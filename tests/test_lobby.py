@@ -6,7 +6,7 @@ from channels.testing import WebsocketCommunicator
 from django.test import AsyncClient
 
 from config.asgi import application
-from games import registry, seeking
+from games.live import registry, seeking
 from tests.conftest import ORIGIN
 from tests.test_views import client_config
 
@@ -136,8 +136,8 @@ async def test_a_lobby_socket_is_kept_up_to_date_while_the_layer_is_down(lobby, 
     them at the next refresh from the database."""
     from channels.layers import get_channel_layer
 
-    from games import lobby as lobby_lists
-    from games import store
+    from games.live import lobby as lobby_lists
+    from games.storage import store
 
     await lobby.open()
     layer = get_channel_layer()
@@ -162,6 +162,6 @@ async def test_a_lobby_socket_is_kept_up_to_date_while_the_layer_is_down(lobby, 
 
 async def store_game(store):
     """A public game written as another process would write it: straight to the database."""
-    from games import journal
+    from games.storage import journal
 
     return await journal.run(store.create_game, "connect4", None, True)

@@ -10,7 +10,7 @@ from django.test import Client
 from prometheus_client.parser import text_string_to_metric_families
 
 from config.asgi import application
-from games import registry
+from games.live import registry
 from tests.conftest import ORIGIN
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -7,7 +7,7 @@ import pytest
 from asgiref.sync import async_to_sync
 from django.test import Client
 
-from games import registry
+from games.live import registry
 from games.models import Game, Seek
 from tests.test_views import client_config
 

@@ -3,7 +3,7 @@
 import pytest
 from channels.db import database_sync_to_async
 
-from games import registry
+from games.live import registry
 from games.models import Game, GameEvent
 from tests.test_consumers import play_moves, seated_game
 

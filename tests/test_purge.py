@@ -7,10 +7,10 @@ import pytest
 from django.core.management import call_command
 from django.utils import timezone
 
-from games import store
-from games.identity import hash_token
-from games.match import decide_abort, decide_join, decide_resign, replay
+from games.core.identity import hash_token
+from games.core.match import decide_abort, decide_join, decide_resign, replay
 from games.models import Connection, Game, GameEvent, RequestKey, Server
+from games.storage import store
 
 pytestmark = pytest.mark.django_db
 

@@ -1,4 +1,4 @@
-"""games/redis_guard.py against a real redis-server that is frozen (SIGSTOP) and woken again:
+"""games/layers/redis_guard.py against a real redis-server that is frozen (SIGSTOP) and woken again:
 the first call waits out its timeout, the calls after it fail at once, and once Redis answers a
 ping calls go through again; the channel layer's sends are guarded the same way."""
 
@@ -13,8 +13,8 @@ from channels.layers import channel_layers
 from django.conf import settings
 from redis.exceptions import ResponseError
 
-from games import redis_guard
-from games.redis_guard import GuardedRedisLayer
+from games.layers import redis_guard
+from games.layers.redis_guard import GuardedRedisLayer
 from tests import servers
 from tests.servers import Redis
 
@@ -33,7 +33,7 @@ def private_redis(tmp_path, settings):
     settings.REDIS_CLIENT_OPTIONS = {"socket_timeout": 0.5, "socket_connect_timeout": 0.5}
     settings.CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "games.redis_guard.GuardedRedisLayer",
+            "BACKEND": "games.layers.redis_guard.GuardedRedisLayer",
             "CONFIG": {"hosts": [{"address": redis.url, **settings.REDIS_CLIENT_OPTIONS}]},
         }
     }

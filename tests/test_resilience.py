@@ -4,9 +4,11 @@ import pytest
 from channels.db import database_sync_to_async
 from django.utils import timezone
 
-from games import live_game, registry, store
-from games.match import apply_event, decide_move, replay_with_history
+from games.core.match import apply_event, decide_move, replay_with_history
+from games.live import game as live_game
+from games.live import registry
 from games.models import Game, GameEvent
+from games.storage import store
 from tests.conftest import Socket
 from tests.memory import forget_the_process
 from tests.test_consumers import play_moves, seated_game

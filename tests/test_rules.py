@@ -4,9 +4,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from games.match import Event, apply_event, decide_join, decide_move, new_match, replay
-from games.rules import ConnectFour, IllegalMove
-from games.rules.connect_four import COLUMNS, ROWS
+from games.core.match import Event, apply_event, decide_join, decide_move, new_match, replay
+from games.core.rules import ConnectFour, IllegalMove
+from games.core.rules.connect_four import COLUMNS, ROWS
 
 rules = ConnectFour()
 

@@ -9,8 +9,9 @@ from channels.testing import WebsocketCommunicator
 from django.utils import timezone
 
 from config.asgi import application
-from games import pool, seeking
+from games.live import seeking
 from games.models import Game, Seek
+from games.storage import pool
 from tests.conftest import ORIGIN
 
 pytestmark = pytest.mark.django_db(transaction=True)

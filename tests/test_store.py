@@ -10,10 +10,11 @@ from channels.db import database_sync_to_async
 from django.db import DatabaseError, IntegrityError, connection
 from django.utils import timezone
 
-from games import journal, registry, store
-from games.match import apply_event, decide_join, decide_move
+from games.core.match import apply_event, decide_join, decide_move
+from games.core.rules import IllegalMove
+from games.live import registry
 from games.models import Game, GameEvent
-from games.rules import IllegalMove
+from games.storage import journal, store
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -33,13 +33,13 @@ COPIED = {
     "daphne.ws_protocol.WebSocketProtocol.serverClose": "343e598cb17d97cd",
     # config/asgi.py LeanHandler.__call__: the request cycle without thread hops.
     "django.core.handlers.asgi.ASGIHandler.handle": "ab2236e287c805bf",
-    # games/consumers.py GameConsumer.__call__ (dispatch_in_turn), dispatch and
+    # games/web/consumers.py GameConsumer.__call__ (dispatch_in_turn), dispatch and
     # websocket_disconnect (no stale-connection check), send_json (through our send).
     "channels.consumer.AsyncConsumer.__call__": "3ece9d59f86a0968",
     "channels.consumer.AsyncConsumer.dispatch": "fb797181cb7cf340",
     "channels.generic.websocket.AsyncWebsocketConsumer.websocket_disconnect": "d3475e86825666a8",
     "channels.generic.websocket.AsyncJsonWebsocketConsumer.send_json": "7f26d9f19ab033d6",
-    # games/layers.py InMemoryLayer: replaces the stock layer's queues, keeps its groups and
+    # games/layers/memory.py InMemoryLayer: replaces the stock layer's queues, keeps its groups and
     # the methods that use both (group_add, group_discard, flush, close, _remove_from_groups).
     "channels.layers.InMemoryChannelLayer": "aa69668efe7fe2dd",
 }

@@ -13,8 +13,8 @@ from django.test import Client
 from django.urls import reverse
 
 from config.asgi import application
-from games import registry
-from games.identity import ALPHABET, hash_token, is_game_id, normalize_game_id
+from games.core.identity import ALPHABET, hash_token, is_game_id, normalize_game_id
+from games.live import registry
 from games.models import Game, GameEvent, Seek
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -501,23 +501,23 @@ async def test_the_api_answers_json_for_unknown_paths_and_methods():
 async def test_a_database_failure_during_an_api_call_is_a_json_503_to_retry(monkeypatch):
     from django.db import OperationalError
 
-    from games import api_views
+    from games.web import api
 
     async def unreachable(game_id):
         raise OperationalError("the database went away (injected)")
 
-    monkeypatch.setattr(api_views, "_read", unreachable)
+    monkeypatch.setattr(api, "_read", unreachable)
     status, body, headers = answer_json(await api_call("GET", "/api/games/ABCDEFGH"))
     assert (status, body["code"], headers["retry-after"]) == (503, "unavailable", "1")
 
 
 async def test_an_unexpected_failure_during_an_api_call_is_a_json_500(monkeypatch):
-    from games import api_views
+    from games.web import api
 
     async def broken(game_id):
         raise RuntimeError("a bug (injected)")
 
-    monkeypatch.setattr(api_views, "_read", broken)
+    monkeypatch.setattr(api, "_read", broken)
     status, body, _ = answer_json(await api_call("GET", "/api/games/ABCDEFGH"))
     assert (status, body["code"]) == (500, "internal")
     page = await HttpCommunicator(application, "GET", "/g/ZZZZZZZZ/", headers=[(b"host", b"testserver")]).get_response()

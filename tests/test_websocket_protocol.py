@@ -23,7 +23,7 @@ from twisted.web.http import HTTPChannel
 import config.asgi  # noqa: F401 - what daphne imports before it builds its server
 from config import websocket_protocol
 from config.websocket_protocol import LeanServer, LeanWebSocketProtocol, PrettyWhenLogged
-from games.layers import Inbox
+from games.layers.memory import Inbox
 
 
 async def echo(scope, receive, send):

@@ -5,7 +5,7 @@ whatever it receives to that group; the group's other sockets forward it. No
 validation, no database. It pays what any Channels app pays per message (the
 ASGI consumer, the channel layer), so the gap between it and our server is what
 our own work costs. Channels' stock in-memory layer by default (``RELAY_LAYER`` names
-another, such as our ``games.layers.InMemoryLayer``); Redis pub/sub when ``REDIS_URL`` is set.
+another, such as our ``games.layers.memory.InMemoryLayer``); Redis pub/sub when ``REDIS_URL`` is set.
 
 Run: ``daphne -p 8002 bench.baselines.channels_relay:application``
 """

@@ -3,7 +3,7 @@
 import django.db.models.deletion
 from django.db import migrations, models
 
-import games.identity
+import games.core.identity
 
 
 class Migration(migrations.Migration):
@@ -18,7 +18,7 @@ class Migration(migrations.Migration):
                 (
                     "id",
                     models.CharField(
-                        default=games.identity.new_game_id,
+                        default=games.core.identity.new_game_id,
                         editable=False,
                         max_length=16,
                         primary_key=True,

@@ -4,7 +4,7 @@ import django.db.models.deletion
 import django.utils.timezone
 from django.db import migrations, models
 
-import games.identity
+import games.core.identity
 
 
 class Migration(migrations.Migration):
@@ -25,7 +25,7 @@ class Migration(migrations.Migration):
                 (
                     "id",
                     models.CharField(
-                        default=games.identity.new_seek_id,
+                        default=games.core.identity.new_seek_id,
                         editable=False,
                         max_length=16,
                         primary_key=True,

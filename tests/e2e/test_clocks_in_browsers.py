@@ -47,9 +47,9 @@ def restart_server(tmp_path_factory):
 SEATED_TIMED_GAME = """
 import importlib, json
 from django.conf import settings
-from games import store
-from games.clock import TimeControl
-from games.web_common import SESSION_SEATS
+from games.storage import store
+from games.core.clock import TimeControl
+from games.web.common import SESSION_SEATS
 game_id, token = store.create_game("connect4", TimeControl({clock_ms}, 0, 20000))
 session = importlib.import_module(settings.SESSION_ENGINE).SessionStore()
 session[SESSION_SEATS] = {{game_id: token}}

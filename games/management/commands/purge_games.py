@@ -13,7 +13,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.utils import timezone
 
-from games.match import ABORTED
+from games.core.match import ABORTED
 from games.models import Game, RequestKey
 
 
