@@ -151,7 +151,9 @@ _BOUNDS: dict[int, int] = {}
 LOWER_OF = (-1, -1, -1, 0, 0, 0, 1, 1, 1)
 UPPER_OF = (-1, 0, 1, -1, 0, 1, -1, 0, 1)
 REMEMBERED = 1_000_000  # positions kept at most (about 100 MB); then forgotten, all at once
-BY_CENTRE = tuple((COLUMN_MASKS[c], -i) for i, c in enumerate(CENTRE_FIRST))
+BY_CENTRE = tuple((COLUMN_MASKS[c], 7 - i) for i, c in enumerate(CENTRE_FIRST))
+COLUMN_OF_CELL = {1 << (c * HEIGHT1 + r): COLUMN_MASKS[c] for c in range(COLUMNS) for r in range(ROWS)}
+CENTRE_COLUMNS = tuple(COLUMN_MASKS[c] for c in CENTRE_FIRST)
 # Past this many discs the exact search tries the centre first without counting threats: the
 # subtrees are small, and counting costs more than the positions it saves.
 ORDER_UNTIL = 30
@@ -191,7 +193,7 @@ def _exact(deadline: float | None, counter: list[int]):
 
     def solve(mine: int, mask: int, moves: int, alpha: int, beta: int, their_threats: int = -1) -> int:
         counter[0] += 1
-        if deadline is not None and not counter[0] & 255 and perf_counter() > deadline:
+        if not counter[0] & 255 and deadline is not None and perf_counter() > deadline:
             raise OutOfTime
         theirs, empty = mine ^ mask, FULL ^ mask
         possible = (mask + BOTTOM) & FULL
@@ -208,11 +210,26 @@ def _exact(deadline: float | None, counter: list[int]):
             return -1
         if moves >= SIZE - 2:
             return 0
+        if moves & 1:
+            # Yellow to move and one column of odd height, where Red has a winning cell on an odd
+            # row (the classic odd threat): Red answers each move in the same column, so Yellow
+            # gets the odd-row cells left in the other columns and, in that one, the even-row
+            # cells up to the one just under Red's, which Yellow must fill at last. If Yellow
+            # cannot make four on the cells left to it, Red wins.
+            odd = next_cells & EVEN_ROWS
+            if not odd & (odd - 1):
+                column = COLUMN_OF_CELL[odd]
+                winning = their_threats & column & ODD_ROWS
+                if winning:
+                    lowest = winning & -winning
+                    red_sure = (EVEN_ROWS & ~column) | (ODD_ROWS & column & ((lowest << 1) - 1))
+                    if not has_four(mine | (empty & ~red_sure)):
+                        return -1
         # Red to move and every column's next cell on an odd row: if Yellow answers each move in
         # the same column, the board ends with every empty odd-row cell Red's and every even-row
         # one Yellow's, whatever Red plays. Without four there Red cannot win; and if Yellow has
         # four there, Yellow wins.
-        if not moves & 1 and not next_cells & EVEN_ROWS and not has_four(mine | (empty & ODD_ROWS)):
+        elif not next_cells & EVEN_ROWS and not has_four(mine | (empty & ODD_ROWS)):
             if has_four(theirs | (empty & EVEN_ROWS)):
                 return -1
             if beta > 0:
@@ -233,9 +250,18 @@ def _exact(deadline: float | None, counter: list[int]):
                 alpha = low
             if high < beta:
                 beta = high
+        window_low, best, after = alpha, -1, moves + 1
+        # Yellow to move with one column of odd height: the move there leaves Red to move with
+        # every column even, where the rule above may settle the position at once. Try it first.
+        evening = 0
+        if moves & 1:
+            evening = next_cells & EVEN_ROWS
+            if evening & (evening - 1) or not evening & possible or has_four(theirs | ((empty ^ evening) & ODD_ROWS)):
+                evening = 0
         if possible & (possible - 1) and moves < ORDER_UNTIL:
             # The moves that make the most new threats first, the centre first among equals; but
             # first a move whose outcome is known well enough already to settle this position.
+            # (One integer sorts them: eight times the threats, plus the column's centre rank.)
             scored = []
             for column, rank in BY_CENTRE:
                 move = possible & column
@@ -244,19 +270,34 @@ def _exact(deadline: float | None, counter: list[int]):
                     if known is not None and -UPPER_OF[known] >= beta:
                         return -UPPER_OF[known]
                     made = threats(mine | move, empty ^ move)
-                    scored.append((made.bit_count(), rank, move, made))
+                    scored.append((made.bit_count() * 8 + rank + (64 if move == evening else 0), move, made))
             scored.sort(reverse=True)
+            for _, move, made in scored:
+                score = -solve(theirs, mask | move, after, -beta, -alpha, made)
+                if score > best:
+                    best = score
+                    if score > alpha:
+                        alpha = score
+                        if score >= beta:
+                            break
         else:
-            scored = [(0, 0, possible & column, -1) for column, _ in BY_CENTRE if possible & column]
-        window_low, best, after = alpha, -1, moves + 1
-        for _, _, move, made in scored:
-            score = -solve(theirs, mask | move, after, -beta, -alpha, made)
-            if score > best:
-                best = score
-                if score > alpha:
-                    alpha = score
-                    if score >= beta:
-                        break
+            if evening:
+                score = -solve(theirs, mask | evening, after, -beta, -alpha)
+                if score > best:
+                    best = score
+                    if score > alpha:
+                        alpha = score
+                possible ^= evening
+            for column in CENTRE_COLUMNS:
+                move = possible & column
+                if move and alpha < beta:
+                    score = -solve(theirs, mask | move, after, -beta, -alpha)
+                    if score > best:
+                        best = score
+                        if score > alpha:
+                            alpha = score
+                            if score >= beta:
+                                break
         if best <= window_low:
             high = min(high, best)
         elif best >= beta:
