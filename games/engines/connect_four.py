@@ -210,27 +210,33 @@ def _exact(deadline: float | None, counter: list[int]):
             return -1
         if moves >= SIZE - 2:
             return 0
+        # Zugzwang, as far as a strategy of answering in the same column settles it. In a column
+        # of even height the mover's opponent can answer every disc with one on top: the mover
+        # then gets the odd-row cells left there, the opponent the even-row ones. Columns of odd
+        # height (their next cell on an even row) the opponent pairs up: a disc in one of a pair
+        # it answers in the other, leaving both even. Red to move has an even number of them:
+        # if Red cannot make four on the odd-row cells and those next cells, Red cannot win, and
+        # if Yellow then has four on the even-row cells above them, Yellow wins. Yellow to move
+        # has an odd number: one left unpaired, where Red answering on top means Yellow must at
+        # last play just under Red's lowest winning cell on an odd row there (the classic odd
+        # threat), if Red has one; if Yellow cannot make four on the cells left to it, Red wins.
+        odd_next = next_cells & EVEN_ROWS
         if moves & 1:
-            # Yellow to move and one column of odd height, where Red has a winning cell on an odd
-            # row (the classic odd threat): Red answers each move in the same column, so Yellow
-            # gets the odd-row cells left in the other columns and, in that one, the even-row
-            # cells up to the one just under Red's, which Yellow must fill at last. If Yellow
-            # cannot make four on the cells left to it, Red wins.
-            odd = next_cells & EVEN_ROWS
-            if not odd & (odd - 1):
-                column = COLUMN_OF_CELL[odd]
-                winning = their_threats & column & ODD_ROWS
-                if winning:
-                    lowest = winning & -winning
-                    red_sure = (EVEN_ROWS & ~column) | (ODD_ROWS & column & ((lowest << 1) - 1))
-                    if not has_four(mine | (empty & ~red_sure)):
-                        return -1
-        # Red to move and every column's next cell on an odd row: if Yellow answers each move in
-        # the same column, the board ends with every empty odd-row cell Red's and every even-row
-        # one Yellow's, whatever Red plays. Without four there Red cannot win; and if Yellow has
-        # four there, Yellow wins.
-        elif not next_cells & EVEN_ROWS and not has_four(mine | (empty & ODD_ROWS)):
-            if has_four(theirs | (empty & EVEN_ROWS)):
+            winning = their_threats & ODD_ROWS
+            if winning:
+                cells = odd_next
+                while cells:
+                    cell = cells & -cells
+                    cells ^= cell
+                    column = COLUMN_OF_CELL[cell]
+                    red_there = winning & column
+                    if red_there:
+                        lowest = red_there & -red_there
+                        red_sure = (EVEN_ROWS & ~odd_next & ~column) | (ODD_ROWS & column & ((lowest << 1) - 1))
+                        if not has_four(mine | (empty & ~red_sure)):
+                            return -1
+        elif not has_four(mine | (empty & ODD_ROWS) | odd_next):
+            if has_four(theirs | (empty & EVEN_ROWS & ~odd_next)):
                 return -1
             if beta > 0:
                 beta = 0
