@@ -263,7 +263,6 @@ def _exact(deadline: float | None, counter: list[int]):
             if high < beta:
                 beta = high
         window_low, best, after = alpha, -1, moves + 1
-        evening = 0
         if possible & (possible - 1) and moves < ORDER_UNTIL:
             # The moves that make the most new threats first, the centre first among equals; but
             # first a move whose outcome is known well enough already to settle this position.
@@ -276,7 +275,7 @@ def _exact(deadline: float | None, counter: list[int]):
                     if known is not None and -UPPER_OF[known] >= beta:
                         return -UPPER_OF[known]
                     made = threats(mine | move, empty ^ move)
-                    scored.append((made.bit_count() * 8 + rank + (64 if move == evening else 0), move, made))
+                    scored.append((made.bit_count() * 8 + rank, move, made))
             scored.sort(reverse=True)
             for _, move, made in scored:
                 score = -solve(theirs, mask | move, after, -beta, -alpha, made)
@@ -287,16 +286,9 @@ def _exact(deadline: float | None, counter: list[int]):
                         if score >= beta:
                             break
         else:
-            if evening:
-                score = -solve(theirs, mask | evening, after, -beta, -alpha)
-                if score > best:
-                    best = score
-                    if score > alpha:
-                        alpha = score
-                possible ^= evening
             for column in CENTRE_COLUMNS:
                 move = possible & column
-                if move and alpha < beta:
+                if move:
                     score = -solve(theirs, mask | move, after, -beta, -alpha)
                     if score > best:
                         best = score
