@@ -181,20 +181,17 @@ def _exact(deadline: float | None, counter: list[int]):
     yes-or-no question ("a win?", "a loss?"), the cheapest search."""
     bounds, perf_counter = _BOUNDS, time.perf_counter
 
-    def threats(discs: int, empty: int) -> int:  # winning_cells, unrolled
+    def threats(discs: int, empty: int) -> int:  # winning_cells, unrolled, on pairs of discs
         r = (discs << 1) & (discs << 2) & (discs << 3)
-        p = (discs << 7) & (discs << 14)
-        r |= p & ((discs << 21) | (discs >> 7))
-        p = (discs >> 7) & (discs >> 14)
-        r |= p & ((discs << 7) | (discs >> 21))
-        p = (discs << 6) & (discs << 12)
-        r |= p & ((discs << 18) | (discs >> 6))
-        p = (discs >> 6) & (discs >> 12)
-        r |= p & ((discs << 6) | (discs >> 18))
-        p = (discs << 8) & (discs << 16)
-        r |= p & ((discs << 24) | (discs >> 8))
-        p = (discs >> 8) & (discs >> 16)
-        r |= p & ((discs << 8) | (discs >> 24))
+        pairs = discs & (discs >> 7)  # a disc and the next one along the line
+        r |= (pairs >> 7) & ((pairs >> 14) | (discs << 7))
+        r |= (pairs << 14) & ((pairs << 21) | (discs >> 7))
+        pairs = discs & (discs >> 6)
+        r |= (pairs >> 6) & ((pairs >> 12) | (discs << 6))
+        r |= (pairs << 12) & ((pairs << 18) | (discs >> 6))
+        pairs = discs & (discs >> 8)
+        r |= (pairs >> 8) & ((pairs >> 16) | (discs << 8))
+        r |= (pairs << 16) & ((pairs << 24) | (discs >> 8))
         return r & empty
 
     def solve(mine: int, mask: int, moves: int, alpha: int, beta: int, their_threats: int = -1) -> int:
