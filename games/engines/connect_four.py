@@ -282,6 +282,8 @@ def _exact(deadline: float | None, counter: list[int]):
                         alpha = score
                         if score >= beta:
                             break
+        elif not possible & (possible - 1):  # one move: no order to choose
+            best = -solve(theirs, mask | possible, after, -beta, -alpha)
         else:
             for column in CENTRE_COLUMNS:
                 move = possible & column
@@ -294,9 +296,11 @@ def _exact(deadline: float | None, counter: list[int]):
                             if score >= beta:
                                 break
         if best <= window_low:
-            high = min(high, best)
+            if best < high:
+                high = best
         elif best >= beta:
-            low = max(low, best)
+            if best > low:
+                low = best
         else:
             low = high = best
         bounds[key] = (low + 1) * 3 + high + 1
