@@ -3,8 +3,9 @@
 The position is two integers: ``mine`` (the side to move's discs) and ``mask`` (every disc).
 Column c holds bits c*7 .. c*7+5, bottom first; bit c*7+6 stays empty, so that shifting a
 line across a column edge never joins two columns. The exact search is a negamax with
-alpha-beta over moves that do not lose at once, a transposition table and threat-first move
-ordering, in the manner of the well-known Connect Four solvers; the lower levels are that
+alpha-beta over moves that do not lose at once, a transposition table, threat-first move
+ordering and rules of zugzwang (answering in the same column) that settle many positions
+without searching them, in the manner of the well-known Connect Four solvers; the lower levels are that
 search cut short (with an evaluation at the horizon) or simple rules of thumb with mistakes
 thrown in on purpose.
 """
