@@ -3,8 +3,9 @@
 The position is two integers: ``mine`` (the side to move's discs) and ``mask`` (every disc).
 Column c holds bits c*7 .. c*7+5, bottom first; bit c*7+6 stays empty, so that shifting a
 line across a column edge never joins two columns. The exact search is a negamax with
-alpha-beta over moves that do not lose at once, a transposition table and threat-first move
-ordering, in the manner of the well-known Connect Four solvers; the lower levels are that
+alpha-beta over moves that do not lose at once, a transposition table, threat-first move
+ordering and rules of zugzwang (answering in the same column) that settle many positions
+without searching them, in the manner of the well-known Connect Four solvers; the lower levels are that
 search cut short (with an evaluation at the horizon) or simple rules of thumb with mistakes
 thrown in on purpose.
 """
@@ -151,19 +152,27 @@ _BOUNDS: dict[int, int] = {}
 LOWER_OF = (-1, -1, -1, 0, 0, 0, 1, 1, 1)
 UPPER_OF = (-1, 0, 1, -1, 0, 1, -1, 0, 1)
 REMEMBERED = 1_000_000  # positions kept at most (about 100 MB); then forgotten, all at once
-BY_CENTRE = tuple((COLUMN_MASKS[c], -i) for i, c in enumerate(CENTRE_FIRST))
+BY_CENTRE = tuple((COLUMN_MASKS[c], 7 - i) for i, c in enumerate(CENTRE_FIRST))
+COLUMN_OF_CELL = {1 << (c * HEIGHT1 + r): COLUMN_MASKS[c] for c in range(COLUMNS) for r in range(ROWS)}
+CENTRE_COLUMNS = tuple(COLUMN_MASKS[c] for c in CENTRE_FIRST)
 # Past this many discs the exact search tries the centre first without counting threats: the
 # subtrees are small, and counting costs more than the positions it saves.
-ORDER_UNTIL = 30
+ORDER_UNTIL = 34
 
 
 def has_four(discs: int) -> bool:
-    """Whether ``discs`` hold four in a row anywhere."""
-    for shift in (HEIGHT1, HEIGHT1 - 1, HEIGHT1 + 1, 1):
-        pairs = discs & (discs >> shift)
-        if pairs & (pairs >> 2 * shift):
-            return True
-    return False
+    """Whether ``discs`` hold four in a row anywhere (written out: the search asks it often)."""
+    pairs = discs & (discs >> 1)  # vertical
+    if pairs & (pairs >> 2):
+        return True
+    pairs = discs & (discs >> 7)  # horizontal
+    if pairs & (pairs >> 14):
+        return True
+    pairs = discs & (discs >> 6)  # one diagonal
+    if pairs & (pairs >> 12):
+        return True
+    pairs = discs & (discs >> 8)  # the other
+    return bool(pairs & (pairs >> 16))
 
 
 def _exact(deadline: float | None, counter: list[int]):
@@ -173,25 +182,22 @@ def _exact(deadline: float | None, counter: list[int]):
     yes-or-no question ("a win?", "a loss?"), the cheapest search."""
     bounds, perf_counter = _BOUNDS, time.perf_counter
 
-    def threats(discs: int, empty: int) -> int:  # winning_cells, unrolled
+    def threats(discs: int, empty: int) -> int:  # winning_cells, unrolled, on pairs of discs
         r = (discs << 1) & (discs << 2) & (discs << 3)
-        p = (discs << 7) & (discs << 14)
-        r |= p & ((discs << 21) | (discs >> 7))
-        p = (discs >> 7) & (discs >> 14)
-        r |= p & ((discs << 7) | (discs >> 21))
-        p = (discs << 6) & (discs << 12)
-        r |= p & ((discs << 18) | (discs >> 6))
-        p = (discs >> 6) & (discs >> 12)
-        r |= p & ((discs << 6) | (discs >> 18))
-        p = (discs << 8) & (discs << 16)
-        r |= p & ((discs << 24) | (discs >> 8))
-        p = (discs >> 8) & (discs >> 16)
-        r |= p & ((discs << 8) | (discs >> 24))
+        pairs = discs & (discs >> 7)  # a disc and the next one along the line
+        r |= (pairs >> 7) & ((pairs >> 14) | (discs << 7))
+        r |= (pairs << 14) & ((pairs << 21) | (discs >> 7))
+        pairs = discs & (discs >> 6)
+        r |= (pairs >> 6) & ((pairs >> 12) | (discs << 6))
+        r |= (pairs << 12) & ((pairs << 18) | (discs >> 6))
+        pairs = discs & (discs >> 8)
+        r |= (pairs >> 8) & ((pairs >> 16) | (discs << 8))
+        r |= (pairs << 16) & ((pairs << 24) | (discs >> 8))
         return r & empty
 
     def solve(mine: int, mask: int, moves: int, alpha: int, beta: int, their_threats: int = -1) -> int:
         counter[0] += 1
-        if deadline is not None and not counter[0] & 255 and perf_counter() > deadline:
+        if not counter[0] & 255 and deadline is not None and perf_counter() > deadline:
             raise OutOfTime
         theirs, empty = mine ^ mask, FULL ^ mask
         possible = (mask + BOTTOM) & FULL
@@ -208,12 +214,33 @@ def _exact(deadline: float | None, counter: list[int]):
             return -1
         if moves >= SIZE - 2:
             return 0
-        # Red to move and every column's next cell on an odd row: if Yellow answers each move in
-        # the same column, the board ends with every empty odd-row cell Red's and every even-row
-        # one Yellow's, whatever Red plays. Without four there Red cannot win; and if Yellow has
-        # four there, Yellow wins.
-        if not moves & 1 and not next_cells & EVEN_ROWS and not has_four(mine | (empty & ODD_ROWS)):
-            if has_four(theirs | (empty & EVEN_ROWS)):
+        # Zugzwang, as far as a strategy of answering in the same column settles it. In a column
+        # of even height the mover's opponent can answer every disc with one on top: the mover
+        # then gets the odd-row cells left there, the opponent the even-row ones. Columns of odd
+        # height (their next cell on an even row) the opponent pairs up: a disc in one of a pair
+        # it answers in the other, leaving both even. Red to move has an even number of them:
+        # if Red cannot make four on the odd-row cells and those next cells, Red cannot win, and
+        # if Yellow then has four on the even-row cells above them, Yellow wins. Yellow to move
+        # has an odd number: one left unpaired, where Red answering on top means Yellow must at
+        # last play just under Red's lowest winning cell on an odd row there (the classic odd
+        # threat), if Red has one; if Yellow cannot make four on the cells left to it, Red wins.
+        odd_next = next_cells & EVEN_ROWS
+        if moves & 1:
+            winning = their_threats & ODD_ROWS
+            if winning:
+                cells = odd_next
+                while cells:
+                    cell = cells & -cells
+                    cells ^= cell
+                    column = COLUMN_OF_CELL[cell]
+                    red_there = winning & column
+                    if red_there:
+                        lowest = red_there & -red_there
+                        red_sure = (EVEN_ROWS & ~odd_next & ~column) | (ODD_ROWS & column & ((lowest << 1) - 1))
+                        if not has_four(mine | (empty & ~red_sure)):
+                            return -1
+        elif not has_four(mine | (empty & ODD_ROWS) | odd_next):
+            if has_four(theirs | (empty & EVEN_ROWS & ~odd_next)):
                 return -1
             if beta > 0:
                 beta = 0
@@ -233,9 +260,11 @@ def _exact(deadline: float | None, counter: list[int]):
                 alpha = low
             if high < beta:
                 beta = high
+        window_low, best, after = alpha, -1, moves + 1
         if possible & (possible - 1) and moves < ORDER_UNTIL:
             # The moves that make the most new threats first, the centre first among equals; but
             # first a move whose outcome is known well enough already to settle this position.
+            # (One integer sorts them: eight times the threats, plus the column's centre rank.)
             scored = []
             for column, rank in BY_CENTRE:
                 move = possible & column
@@ -244,23 +273,35 @@ def _exact(deadline: float | None, counter: list[int]):
                     if known is not None and -UPPER_OF[known] >= beta:
                         return -UPPER_OF[known]
                     made = threats(mine | move, empty ^ move)
-                    scored.append((made.bit_count(), rank, move, made))
+                    scored.append((made.bit_count() * 8 + rank, move, made))
             scored.sort(reverse=True)
+            for _, move, made in scored:
+                score = -solve(theirs, mask | move, after, -beta, -alpha, made)
+                if score > best:
+                    best = score
+                    if score > alpha:
+                        alpha = score
+                        if score >= beta:
+                            break
+        elif not possible & (possible - 1):  # one move: no order to choose
+            best = -solve(theirs, mask | possible, after, -beta, -alpha)
         else:
-            scored = [(0, 0, possible & column, -1) for column, _ in BY_CENTRE if possible & column]
-        window_low, best, after = alpha, -1, moves + 1
-        for _, _, move, made in scored:
-            score = -solve(theirs, mask | move, after, -beta, -alpha, made)
-            if score > best:
-                best = score
-                if score > alpha:
-                    alpha = score
-                    if score >= beta:
-                        break
+            for column in CENTRE_COLUMNS:
+                move = possible & column
+                if move:
+                    score = -solve(theirs, mask | move, after, -beta, -alpha)
+                    if score > best:
+                        best = score
+                        if score > alpha:
+                            alpha = score
+                            if score >= beta:
+                                break
         if best <= window_low:
-            high = min(high, best)
+            if best < high:
+                high = best
         elif best >= beta:
-            low = max(low, best)
+            if best > low:
+                low = best
         else:
             low = high = best
         bounds[key] = (low + 1) * 3 + high + 1
