@@ -7,7 +7,7 @@
 // the greatest `as_of` wins. Nothing is announced to screen readers on every change: the lists
 // are there to be read when wanted, and strangers' games come and go all the time.
 
-import { LiveSocket } from './live.js';
+import { LiveSocket } from '../shared/live-socket.js';
 
 const LOST_SHOWN_AFTER_MS = 3000;
 
