@@ -8,16 +8,15 @@
 
 import { gamePath } from './protocol.js';
 import {
-  OVER,
   abortAllowed,
   canPlay,
   connectionState,
-  otherSeat,
   rematchAllowed,
   rematchPossible,
   resignAllowed,
   resultKind,
-} from './state.js';
+} from './state/questions.js';
+import { OVER, otherSeat } from './state/state.js';
 import {
   CONNECTION_LABELS,
   NAMES,

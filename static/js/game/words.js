@@ -1,10 +1,13 @@
 // What the page says, in English: the status line, the players, the away banner, what a
 // screen reader hears for each piece of news, and why a move or a connection failed.
 //
-// Pure functions of the state (state.js) and of what happened; no DOM, no socket, no timers.
+// Pure functions of the state (state/) and of what happened; no DOM, no socket, no timers.
 // A panel's own controls (button labels, the rematch note) keep their words beside them.
 
-import { LOW_TIME_MS, OVER, awayShown, freeCells, otherSeat, secondsUntil } from './state.js';
+import { LOW_TIME_MS } from './state/clock.js';
+import { awayShown, secondsUntil } from './state/presence.js';
+import { freeCells } from './state/questions.js';
+import { OVER, otherSeat } from './state/state.js';
 
 export const NAMES = { 1: 'Red', 2: 'Yellow' };
 
@@ -235,7 +238,7 @@ function describe(state, event) {
   }
 }
 
-// The words for one piece of news from a fold in state.js ('' when there is nothing to say).
+// The words for one piece of news from a fold in state/ ('' when there is nothing to say).
 export function newsText(state, news) {
   const name = NAMES[news.seat];
   switch (news.type) {
@@ -262,7 +265,7 @@ export function newsText(state, news) {
   }
 }
 
-// Why a click on a column sends nothing (see moveRefusal in state.js).
+// Why a click on a column sends nothing (see moveRefusal in state/questions.js).
 export function refusalText(state, refusal, column) {
   switch (refusal) {
     case 'offline':
