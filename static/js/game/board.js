@@ -6,7 +6,7 @@
 
 import { canPlay, freeCells } from './state/questions.js';
 import { COLUMNS, ROWS } from './state/state.js';
-import { columnLabel } from './words.js';
+import { columnLabel } from './words/board.js';
 
 // root: the #board element (its columns carry data-column, its cells data-cell="column,row").
 export function createBoard(root, state, { onPlay }) {

@@ -6,7 +6,7 @@
 // Everything changes by textContent, `hidden` and classes: the page's CSP allows no inline style.
 
 import { LOW_TIME_MS, clockTimes } from './state/clock.js';
-import { clockText, firstMoveText, timeControlTitle } from './words.js';
+import { clockText, firstMoveText, timeControlTitle } from './words/clocks.js';
 
 export function createClocks(state) {
   const $ = (id) => document.getElementById(id);

@@ -3,7 +3,7 @@
 // The server is the only judge of the game. The page never changes the board on its own; it
 // sends a move and waits for the server's event, so every tab, player and spectator sees the
 // same thing in the same order. What the client hears is folded into the state (state/);
-// the fold's news is said to screen readers (words.js); then the board and panels redraw.
+// the fold's news is said to screen readers (words/); then the board and panels redraw.
 //
 // This module holds no game logic, draws nothing itself and builds no messages but the few
 // actions below; new features add a module and a few lines of wiring here.
@@ -18,7 +18,8 @@ import { applyEvent, applyHistory, applyWelcome } from './state/fold.js';
 import { applyPresence, awayNews } from './state/presence.js';
 import { moveRefusal } from './state/questions.js';
 import { OVER, createState } from './state/state.js';
-import { ERRORS, SAYINGS, WATCHING_BECAUSE, connectionNotice, newsText, refusalText } from './words.js';
+import { newsText } from './words/news.js';
+import { ERRORS, SAYINGS, WATCHING_BECAUSE, connectionNotice, refusalText } from './words/notices.js';
 
 const LOST_ANNOUNCE_AFTER_MS = 2000; // a blip that heals at once is not worth announcing
 const REMATCH_DELAY_MS = 900; // long enough to read "Starting the rematch…"

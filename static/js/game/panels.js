@@ -17,19 +17,10 @@ import {
   resultKind,
 } from './state/questions.js';
 import { OVER, otherSeat } from './state/state.js';
-import {
-  CONNECTION_LABELS,
-  NAMES,
-  WATCHING_BECAUSE,
-  Who,
-  awayView,
-  connectionNotice,
-  opponentText,
-  roleText,
-  seatStateText,
-  statusText,
-  who,
-} from './words.js';
+import { awayView } from './words/away.js';
+import { NAMES, Who, who } from './words/names.js';
+import { WATCHING_BECAUSE, connectionNotice } from './words/notices.js';
+import { CONNECTION_LABELS, opponentText, roleText, seatStateText, statusText } from './words/status.js';
 
 const NOTICE_MS = 4000;
 const CONFIRM_MS = 5000; // a second click within this confirms Resign or Abort
