@@ -10,7 +10,7 @@
 
 import { createBoard } from './board.js';
 import { createClocks } from './clocks.js';
-import { createPanels } from './panels.js';
+import { createPanels } from './panels/panels.js';
 import { GameClient, fetchEvents, gamePath } from './protocol.js';
 import { createSound } from './sound.js';
 import { clockNews, clockTimes } from './state/clock.js';

@@ -2,7 +2,7 @@
 // events (fold.js) and presence (presence.js), and asked questions (questions.js, clock.js).
 //
 // No DOM, no socket, no words for people: protocol.js brings what the state is folded from,
-// words/ says it, board.js, clocks.js and panels.js draw it. A fold changes the state and returns
+// words/ says it, board.js, clocks.js and panels/ draw it. A fold changes the state and returns
 // its news (plain objects: what happened that someone may want to hear) for the page to say.
 // This module depends on no other, so every other module can use it.
 
