@@ -10,8 +10,9 @@
 
 import { createBoard } from './board.js';
 import { createClocks } from './clocks.js';
+import { fetchEvents, gamePath } from './http.js';
 import { createPanels } from './panels/panels.js';
-import { GameClient, fetchEvents, gamePath } from './protocol.js';
+import { GameClient } from './protocol.js';
 import { createSound } from './sound.js';
 import { clockNews, clockTimes } from './state/clock.js';
 import { applyEvent, applyHistory, applyWelcome } from './state/fold.js';

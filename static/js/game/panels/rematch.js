@@ -2,7 +2,7 @@
 // onAction), the note saying who offered, and the way to the rematch once it started. Play again
 // steps back beside it while a rematch can be had.
 
-import { gamePath } from '../protocol.js';
+import { gamePath } from '../http.js';
 import { rematchAllowed, rematchPossible } from '../state/questions.js';
 import { OVER, otherSeat } from '../state/state.js';
 import { Who, who } from '../words/names.js';
