@@ -427,7 +427,7 @@ def dashboard_numbers() -> dict[str, int]:
 
 
 def metrics_dashboard(request):
-    """A page of live numbers for operators; its script (static/js/admin-metrics.js) refreshes it."""
+    """A page of live numbers for operators; its script (static/js/admin/metrics.js) refreshes it."""
     context = {
         **admin.site.each_context(request),
         "title": "Live metrics",

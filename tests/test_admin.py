@@ -223,7 +223,7 @@ def test_the_live_metrics_page_is_linked_from_the_index_and_shows_the_collected_
     make_game(admin_client, moves=[0])
     page = admin_client.get(reverse("admin-metrics"))
     assert page.status_code == 200
-    assert b"js/admin-metrics.js" in page.content and b"<script>" not in page.content  # no inline script
+    assert b"js/admin/metrics.js" in page.content and b"<script>" not in page.content  # no inline script
     numbers = admin_client.get(reverse("admin-metrics-numbers")).json()
     assert set(numbers) == {
         "open_sockets",

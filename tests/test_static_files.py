@@ -28,17 +28,18 @@ def test_collected_modules_import_the_hashed_names_of_the_others(tmp_path):
     collected = tmp_path / "static"
     hashed = json.loads((collected / "staticfiles.json").read_text())["paths"]
 
-    modules = sorted(f"js/{path.name}" for path in SOURCE.glob("*.js"))
-    entry_imports = specifiers((SOURCE / "game.js").read_text())
+    modules = sorted(f"js/{path.relative_to(SOURCE).as_posix()}" for path in SOURCE.rglob("*.js"))
+    entry_imports = specifiers((SOURCE / "game" / "main.js").read_text())
     assert len(entry_imports) >= 4, "the entry module imports the page's modules"
 
     for module in modules:
         wanted = []
         for specifier in specifiers((SOURCE / module.removeprefix("js/")).read_text()):
-            assert specifier.startswith("./"), f"{module}: import {specifier!r} by a relative path"
+            assert specifier.startswith(("./", "../")), f"{module}: import {specifier!r} by a relative path"
             target = posixpath.normpath(posixpath.join(posixpath.dirname(module), specifier))
             assert target in hashed, f"{module} imports {specifier}, which collectstatic did not collect"
-            wanted.append("./" + posixpath.basename(hashed[target]))
+            # The same relative path, ending in the hashed file name.
+            wanted.append(posixpath.join(posixpath.dirname(specifier), posixpath.basename(hashed[target])))
         got = specifiers((collected / hashed[module]).read_text())
         assert got == wanted, f"{hashed[module]} imports {got}, not the hashed names {wanted}"
         for specifier in got:
@@ -46,11 +47,12 @@ def test_collected_modules_import_the_hashed_names_of_the_others(tmp_path):
 
 
 def needed_by(entry: str) -> set[str]:
-    """The modules ``entry`` imports, and theirs."""
+    """The modules ``entry`` imports, and theirs (paths under static/js/)."""
     needed, queue = set(), [entry]
     while queue:
-        for specifier in specifiers((SOURCE / queue.pop()).read_text()):
-            name = posixpath.basename(specifier)
+        module = queue.pop()
+        for specifier in specifiers((SOURCE / module).read_text()):
+            name = posixpath.normpath(posixpath.join(posixpath.dirname(module), specifier))
             if name not in needed:
                 needed.add(name)
                 queue.append(name)
@@ -68,14 +70,14 @@ def entries(page: str) -> list[str]:
 def test_the_game_page_preloads_every_module_the_entry_needs():
     """The entry's imports (and theirs) are fetched alongside it, not one round trip later."""
     page = render_game_page()
-    assert entries(page) == ["game.js"]
-    assert preloaded(page) == needed_by("game.js")
+    assert entries(page) == ["game/main.js"]
+    assert preloaded(page) == needed_by("game/main.js")
 
 
 def test_the_home_and_seek_pages_load_their_entry_and_preload_its_modules():
-    for page, entry in ((render_home_page(), "lobby.js"), (render_seek_page(), "seek.js")):
+    for page, entry in ((render_home_page(), "lobby/main.js"), (render_seek_page(), "seek/main.js")):
         assert entries(page) == [entry]
-        assert needed_by(entry), f"{entry} shares the reconnecting socket (live.js)"
+        assert needed_by(entry), f"{entry} shares the reconnecting socket (shared/live-socket.js)"
         assert preloaded(page) == needed_by(entry)
         assert '<link rel="stylesheet" href="/static/css/lobby.css">' in page
 

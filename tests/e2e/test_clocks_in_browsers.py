@@ -236,7 +236,7 @@ def test_a_game_lost_on_time_on_both_screens(new_page, server, screenshot):
 
 # Red's clock runs past zero while the server is down. It must still have more than 10 s after
 # the outage is given back: the outage ends when the first page reconnects, and the other's
-# backoff (up to 10 s, static/js/protocol.js) may bring it back that much later.
+# backoff (up to 10 s, static/js/game/protocol.js) may bring it back that much later.
 OUTAGE_CLOCK_MS = 16_000
 OUTAGE_SECONDS = 18
 

@@ -12,7 +12,7 @@ from tests.servers import Daphne, prepare
 
 LEVEL_1 = "Computer · level 1, Beginner"
 THINKING = "The computer is thinking…"
-# How a finished game reads to the person who played it (words.js, outcomeText).
+# How a finished game reads to the person who played it (static/js/game/words/outcome.js).
 RESULT = re.compile(r"^(You win!|The computer wins\. Good game!|Draw: the board is full\.)$")
 # A computer's move takes its pause (up to 1.2 s at level 5 at the natural pace) plus, for the
 # first move of a server, the start of the engine's worker process.

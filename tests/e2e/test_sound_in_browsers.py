@@ -2,7 +2,7 @@
 game's end, none for one's own move, none while muted; the mute toggle is a real button whose
 choice this browser keeps across a reload.
 
-Each sound played adds one to the toggle's ``data-played`` (static/js/sound.js): the count the
+Each sound played adds one to the toggle's ``data-played`` (static/js/game/sound.js): the count the
 tests read, as nobody listens in a headless browser."""
 
 from playwright.sync_api import expect

@@ -1,12 +1,12 @@
 // A timed game's two clocks beside the board, and its time control ("3+2").
 //
-// It draws the state's clocks (state.js counts them down from the server's latest figure) and
+// It draws the state's clocks (state/clock.js counts them down from the server's latest figure) and
 // nothing else: no socket, no timers of its own (the page calls render as time passes), no
 // judgement. At zero a clock shows 0:00.0 until the server's timeout says how the game ended.
 // Everything changes by textContent, `hidden` and classes: the page's CSP allows no inline style.
 
-import { LOW_TIME_MS, clockTimes } from './state.js';
-import { clockText, firstMoveText, timeControlTitle } from './words.js';
+import { LOW_TIME_MS, clockTimes } from './state/clock.js';
+import { clockText, firstMoveText, timeControlTitle } from './words/clocks.js';
 
 export function createClocks(state) {
   const $ = (id) => document.getElementById(id);

@@ -2,30 +2,25 @@
 //
 // The server is the only judge of the game. The page never changes the board on its own; it
 // sends a move and waits for the server's event, so every tab, player and spectator sees the
-// same thing in the same order. What the client hears is folded into the state (state.js);
-// the fold's news is said to screen readers (words.js); then the board and panels redraw.
+// same thing in the same order. What the client hears is folded into the state (state/);
+// the fold's news is said to screen readers (words/); then the board and panels redraw.
 //
 // This module holds no game logic, draws nothing itself and builds no messages but the few
 // actions below; new features add a module and a few lines of wiring here.
 
 import { createBoard } from './board.js';
 import { createClocks } from './clocks.js';
-import { createPanels } from './panels.js';
-import { GameClient, fetchEvents, gamePath } from './protocol.js';
+import { fetchEvents, gamePath } from './http.js';
+import { createPanels } from './panels/panels.js';
+import { GameClient } from './protocol.js';
 import { createSound } from './sound.js';
-import {
-  OVER,
-  applyEvent,
-  applyHistory,
-  applyPresence,
-  applyWelcome,
-  awayNews,
-  clockNews,
-  clockTimes,
-  createState,
-  moveRefusal,
-} from './state.js';
-import { ERRORS, SAYINGS, WATCHING_BECAUSE, connectionNotice, newsText, refusalText } from './words.js';
+import { clockNews, clockTimes } from './state/clock.js';
+import { applyEvent, applyHistory, applyWelcome } from './state/fold.js';
+import { applyPresence, awayNews } from './state/presence.js';
+import { moveRefusal } from './state/questions.js';
+import { OVER, createState } from './state/state.js';
+import { newsText } from './words/news.js';
+import { ERRORS, SAYINGS, WATCHING_BECAUSE, connectionNotice, refusalText } from './words/notices.js';
 
 const LOST_ANNOUNCE_AFTER_MS = 2000; // a blip that heals at once is not worth announcing
 const REMATCH_DELAY_MS = 900; // long enough to read "Starting the rematch…"

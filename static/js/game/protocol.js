@@ -9,6 +9,7 @@
 // It hands what it hears to its callbacks and knows nothing else: no DOM, no page state, no
 // words for people, no rules beyond what the protocol says. The page wires the browser's
 // online/offline and visibility events to reconnectNow() and networkLost().
+// The game's HTTP side (its page's path, the events API) is http.js.
 
 const RETRY_FIRST_MS = 500;
 const RETRY_MAX_MS = 10000;
@@ -36,19 +37,6 @@ const EVENTS = new Set([
   'rematch',
 ]);
 const gameOver = (status) => status === 'finished' || status === 'aborted';
-
-// Paths of the HTTP side.
-export const gamePath = (gameId) => `/g/${encodeURIComponent(gameId)}/`;
-
-// The game's whole event log, from the events API (for a move list the welcome could not fill).
-export async function fetchEvents(gameId) {
-  const response = await fetch(`/api/games/${encodeURIComponent(gameId)}/events`, {
-    headers: { Accept: 'application/json' },
-    cache: 'no-store',
-  });
-  if (!response.ok) throw new Error(`HTTP ${response.status}`);
-  return (await response.json()).events;
-}
 
 // A fresh ID for every move. crypto.randomUUID needs a secure context (https or localhost),
 // so a game opened by its LAN address over plain http falls back to getRandomValues.

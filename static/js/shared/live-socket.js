@@ -1,5 +1,5 @@
 // A JSON WebSocket that comes back by itself: the lobby's lists and a seek's wait (docs/protocol.md,
-// "Play now and the lobby"). The game page has its own client (protocol.js), which also keeps
+// "Play now and the lobby"). The game page has its own client (game/protocol.js), which also keeps
 // the game's sequence numbers; these two sockets only need to be open, and to say hello again.
 //
 // It hands each message to its callback and knows nothing else: no DOM, no words for people.

@@ -6,7 +6,7 @@
 // the seek ended). While the socket is down the seek keeps its place for a while
 // (GAME_SEEK_GRACE_SECONDS); the socket comes back by itself and says hello again.
 
-import { LiveSocket } from './live.js';
+import { LiveSocket } from '../shared/live-socket.js';
 
 const LOST_SHOWN_AFTER_MS = 1500; // a blip that heals at once is not worth a word
 const CANCEL_FALLBACK_MS = 4000; // no answer to our cancel: post the form after all

@@ -4,8 +4,9 @@
 // It never changes the game and never sends anything: a chosen column goes to onPlay, and the
 // disc appears only when the server's event has been folded into the state.
 
-import { COLUMNS, ROWS, canPlay, freeCells } from './state.js';
-import { columnLabel } from './words.js';
+import { canPlay, freeCells } from './state/questions.js';
+import { COLUMNS, ROWS } from './state/state.js';
+import { columnLabel } from './words/board.js';
 
 // root: the #board element (its columns carry data-column, its cells data-cell="column,row").
 export function createBoard(root, state, { onPlay }) {
