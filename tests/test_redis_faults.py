@@ -5,6 +5,7 @@ A real daphne on a private redis-server; the database (SQLite here) keeps workin
 """
 
 import asyncio
+import contextlib
 import json
 import os
 import shutil
@@ -12,6 +13,7 @@ import signal
 import urllib.request
 
 import pytest
+from websockets.asyncio.client import connect
 
 from tests import servers
 from tests.servers import Daphne, PostgresDatabase, Redis, prepare
@@ -105,25 +107,32 @@ async def event_numbered(player: Player, seq: int, timeout: float = 8) -> dict:
     return player.events[-1] if player.events[-1]["seq"] == seq else next(e for e in player.events if e["seq"] == seq)
 
 
-@pytest.fixture
-def two_processes(tmp_path):
-    """Two daphnes on one Redis and one PostgreSQL database, as docs/deploy.md runs them."""
+async def first_moves_across(a: Daphne, b: Daphne, created: dict) -> tuple[Player, Player]:
+    """Red (the creator) on process ``a``, Yellow (who joins) on ``b``, both connected, and the
+    first two moves played and seen by the other."""
+    joined = api(b.url, f"/api/games/{created['id']}/join")
+    red = Player(a.url, created["id"], created["token"])
+    yellow = Player(b.url, created["id"], joined["token"])
+    await red.connect()
+    await yellow.connect()
+    for mover, other in ((red, yellow), (yellow, red)):
+        answer = await mover.move()
+        assert answer["type"] == "ack", answer
+        await event_numbered(other, answer["seq"])
+    return red, yellow
+
+
+@contextlib.contextmanager
+def two_daphnes(tmp_path, name: str, **env: str):
+    """Two daphnes on one Redis and one PostgreSQL database of their own, as docs/deploy.md runs
+    them, with ``env`` on top of the production settings; yields (daphnes, redis)."""
     servers.require_shared_services(nginx=False)
-    database = PostgresDatabase(f"redis_faults_{os.getpid()}").create()
+    database = PostgresDatabase(f"{name}_{os.getpid()}").create()
     redis = Redis(tmp_path).start()
     daphnes = []
     try:
-        env = prepare(
-            tmp_path,
-            DATABASE_URL=database.url,
-            REDIS_URL=redis.url,
-            GAME_SWEEP_INTERVAL_SECONDS="1",
-            GAME_EXTRA_TIME_CONTROLS="12s+0",
-            GAME_FIRST_MOVE_SECONDS="20",
-            # A sweep comes any time within its second: every move the layer fails to deliver is given back.
-            GAME_LATE_DELIVERY_CREDIT_SECONDS="0.001",
-        )
-        daphnes = [Daphne(env, tmp_path / f"daphne-{i}.log").start() for i in range(2)]
+        prepared = prepare(tmp_path, DATABASE_URL=database.url, REDIS_URL=redis.url, **env)
+        daphnes = [Daphne(prepared, tmp_path / f"daphne-{i}.log").start() for i in range(2)]
         yield daphnes, redis
     finally:
         for daphne in daphnes:
@@ -132,21 +141,26 @@ def two_processes(tmp_path):
         database.drop()
 
 
+@pytest.fixture
+def two_processes(tmp_path):
+    with two_daphnes(
+        tmp_path,
+        "redis_faults",
+        GAME_SWEEP_INTERVAL_SECONDS="1",
+        GAME_EXTRA_TIME_CONTROLS="12s+0",
+        GAME_FIRST_MOVE_SECONDS="20",
+        # A sweep comes any time within its second: every move the layer fails to deliver is given back.
+        GAME_LATE_DELIVERY_CREDIT_SECONDS="0.001",
+    ) as deployment:
+        yield deployment
+
+
 async def test_with_redis_down_a_move_reaches_the_other_process_and_its_delay_is_given_back(two_processes):
     """Red plays on one process, Yellow on the other, 12 s clocks. Redis goes away: Red's move is
     committed and acknowledged, reaches Yellow from the log (the other process's heal), and the
     seconds Yellow spent not seeing it come back as a clock_credit, so Yellow does not lose on time."""
     (a, b), redis = two_processes
-    created = create_timed(a.url, "12s+0")
-    joined = api(b.url, f"/api/games/{created['id']}/join")
-    red = Player(a.url, created["id"], created["token"])
-    yellow = Player(b.url, created["id"], joined["token"])
-    await red.connect()
-    await yellow.connect()
-    for mover, other in ((red, yellow), (yellow, red)):  # the first moves: from now on the clocks run
-        answer = await mover.move()
-        assert answer["type"] == "ack", answer
-        await other.receive("move")
+    red, yellow = await first_moves_across(a, b, create_timed(a.url, "12s+0"))  # from now on the clocks run
 
     redis.stop()
     ack = await red.move()
@@ -202,27 +216,14 @@ async def test_with_redis_down_play_now_pairs_across_processes_and_both_seekers_
 
 @pytest.fixture
 def two_processes_slow_sweeps(tmp_path):
-    """Two daphnes on one Redis and one PostgreSQL database, sweeping only every 30 s: whatever
-    reaches a socket sooner did not come from a sweep."""
-    servers.require_shared_services(nginx=False)
-    database = PostgresDatabase(f"redis_watch_{os.getpid()}").create()
-    redis = Redis(tmp_path).start()
-    daphnes = []
-    try:
-        env = prepare(
-            tmp_path,
-            DATABASE_URL=database.url,
-            REDIS_URL=redis.url,
-            GAME_SWEEP_INTERVAL_SECONDS=str(SLOW_SWEEP),
-            GAME_SERVER_TIMEOUT_SECONDS="300",  # heartbeats come as seldom as sweeps
-        )
-        daphnes = [Daphne(env, tmp_path / f"daphne-{i}.log").start() for i in range(2)]
-        yield daphnes, redis
-    finally:
-        for daphne in daphnes:
-            daphne.stop()
-        redis.stop()
-        database.drop()
+    """Sweeping only every 30 s: whatever reaches a socket sooner did not come from a sweep."""
+    with two_daphnes(
+        tmp_path,
+        "redis_watch",
+        GAME_SWEEP_INTERVAL_SECONDS=str(SLOW_SWEEP),
+        GAME_SERVER_TIMEOUT_SECONDS="300",  # heartbeats come as seldom as sweeps
+    ) as deployment:
+        yield deployment
 
 
 SLOW_SWEEP = 30
@@ -233,15 +234,7 @@ async def test_with_redis_gone_each_process_notices_and_reads_the_log_of_its_gam
     notices (it pings Redis every second) and, while Redis stays down, reads its games' log several
     times a second: Red's move, committed on the other process, reaches Yellow long before any sweep."""
     (a, b), redis = two_processes_slow_sweeps
-    created = api(a.url, "/api/games")
-    joined = api(b.url, f"/api/games/{created['id']}/join")
-    red = Player(a.url, created["id"], created["token"])
-    yellow = Player(b.url, created["id"], joined["token"])
-    await red.connect()
-    await yellow.connect()
-    for mover, other in ((red, yellow), (yellow, red)):
-        answer = await mover.move()
-        await event_numbered(other, answer["seq"])
+    red, yellow = await first_moves_across(a, b, api(a.url, "/api/games"))
 
     redis.stop()
     loop = asyncio.get_running_loop()
@@ -306,3 +299,45 @@ async def test_sockets_opened_while_redis_is_down_are_played_and_get_the_layer_b
         assert loop.time() - started < SLOW_SWEEP / 3, "it waited for a sweep"
     await red.close()
     await yellow.close()
+
+
+async def lobby_lists_until(ws, holds, timeout: float = 15) -> dict:
+    """Read the lobby socket's messages until its lists satisfy ``holds``; those lists."""
+    async with asyncio.timeout(timeout):
+        while True:
+            message = json.loads(await ws.recv())
+            if message["type"] == "lobby" and holds(message):
+                return message
+
+
+async def test_a_lobby_socket_open_through_a_redis_outage_is_kept_up_to_date(two_processes):
+    """A lobby socket on one process stays open while Redis is gone: challenges made on the other
+    process reach it from the database (each process refreshes its own lobby sockets), during the
+    outage and after Redis is back."""
+    (a, b), redis = two_processes
+    lobby = await connect(a.url.replace("http", "ws", 1) + "/ws/lobby/", origin=a.url, open_timeout=10)
+    try:
+        await lobby_lists_until(lobby, lambda lists: True)  # the lists as they stand
+        redis.stop()
+        during = create_public(b.url)
+        lists = await lobby_lists_until(lobby, lambda lists: during in challenge_ids(lists))
+        assert challenge_ids(lists) == [during]
+        redis.start()
+        after = create_public(b.url)
+        lists = await lobby_lists_until(lobby, lambda lists: after in challenge_ids(lists))
+        assert set(challenge_ids(lists)) == {during, after}
+    finally:
+        await lobby.close()
+
+
+def create_public(base_url: str) -> str:
+    body = json.dumps({"public": True}).encode()
+    request = urllib.request.Request(
+        base_url + "/api/games", data=body, method="POST", headers={"Content-Type": "application/json"}
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return json.load(response)["id"]
+
+
+def challenge_ids(lists: dict) -> list[str]:
+    return [challenge["id"] for challenge in lists["challenges"]]

@@ -19,13 +19,12 @@ from games.storage import journal, store
 from games.web import idempotency, limits
 from games.web.common import (
     REPLAYED,
-    BadBody,
-    api_body,
     api_error,
-    bad_body,
     computer_choice,
+    creating_call,
     game_urls,
     key_reused,
+    made_with_key,
     rate_limited,
     refused,
     seat_choice,
@@ -33,16 +32,8 @@ from games.web.common import (
 )
 
 
-@csrf_exempt  # no cookies are read or set: the token in the response is the only credential
-@require_POST
-async def api_create(request):
-    try:
-        body = api_body(request)
-        call = idempotency.keyed(request, "games", body)
-    except BadBody as refusal:
-        return bad_body(refusal)
-    except idempotency.BadKey as refusal:
-        return api_error(400, "bad_idempotency_key", str(refusal))
+@creating_call("games")
+async def api_create(request, body: dict, call: idempotency.Keyed | None):
     kind = body.get("kind", "connect4")
     if kind not in RULES:
         return api_error(400, "bad_field", f"'kind' must be one of: {', '.join(RULES)}.")
@@ -70,7 +61,7 @@ async def api_create(request):
         return await _replayed_game(request, call, made)
     if wait := await refused(request, limits.CREATE):
         return rate_limited(limits.CREATE, wait)
-    keyed = {"token": call.token, "request_key": call.record} if call else {}
+    keyed = made_with_key(call)
     try:
         if opponent == "computer":
             game_id, token = await computer.create_game(kind, control, seat, level, public, **keyed)

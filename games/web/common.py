@@ -4,6 +4,7 @@ seats a browser holds in its session, and the home page, which several forms ans
 
 from __future__ import annotations
 
+import functools
 import json
 import secrets
 
@@ -11,6 +12,8 @@ from django.conf import settings
 from django.http import HttpRequest, JsonResponse
 from django.shortcuts import render
 from django.urls import reverse
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_POST
 
 from games.core.clock import TimeControl, parse_time_control
 from games.core.engines import ENGINES
@@ -91,6 +94,43 @@ def api_body(request: HttpRequest) -> dict:
     if not isinstance(body, dict):
         raise BadBody(400, "bad_json", "The request body must be a JSON object.")
     return body
+
+
+def read_call(request: HttpRequest, call: str) -> tuple[dict, idempotency.Keyed | None]:
+    """A creating API call's body and its idempotency key (None without one); BadBody for either
+    gone wrong, a bad key answering ``400 bad_idempotency_key``."""
+    body = api_body(request)
+    try:
+        return body, idempotency.keyed(request, call, body)
+    except idempotency.BadKey as refusal:
+        raise BadBody(400, "bad_idempotency_key", str(refusal)) from None
+
+
+def creating_call(call: str):
+    """A JSON API view that makes something (``call`` names it for its idempotency keys): exempt
+    from CSRF (no cookie is read or set; the token in the answer is the only credential), POST
+    only, and called as ``view(request, body, keyed, ...)`` once its body and key are read (a bad
+    one is answered here). ``keyed`` is None without a key."""
+
+    def decorate(view):
+        @csrf_exempt
+        @require_POST
+        @functools.wraps(view)
+        async def read_first(request: HttpRequest, *args, **kwargs):
+            try:
+                body, keyed = read_call(request, call)
+            except BadBody as refusal:
+                return bad_body(refusal)
+            return await view(request, body, keyed, *args, **kwargs)
+
+        return read_first
+
+    return decorate
+
+
+def made_with_key(keyed: idempotency.Keyed | None) -> dict:
+    """The arguments that make a call's game or seek under its key: its token and its record."""
+    return {"token": keyed.token, "request_key": keyed.record} if keyed else {}
 
 
 def bad_body(refusal: BadBody) -> JsonResponse:

@@ -31,10 +31,12 @@ from games.web.common import (
     api_body,
     api_error,
     computer_level,
+    creating_call,
     form_number,
     home_page,
     home_refused,
     key_reused,
+    made_with_key,
     rate_limited,
     refused,
     remember_seat,
@@ -201,17 +203,9 @@ def _seek_json(request: HttpRequest, found: pool.Ticket) -> dict:
     return answer
 
 
-@csrf_exempt  # no cookies are read or set: the token in the response is the only credential
-@require_POST
-async def api_seek(request):
+@creating_call("seeks")
+async def api_seek(request, body: dict, call: idempotency.Keyed | None):
     """Seek an opponent for a bot: one waiting seek per address; its token becomes the seat token."""
-    try:
-        body = api_body(request)
-        call = idempotency.keyed(request, "seeks", body)
-    except BadBody as refusal:
-        return api_error(refusal.status, refusal.code, refusal.message)
-    except idempotency.BadKey as refusal:
-        return api_error(400, "bad_idempotency_key", str(refusal))
     try:
         time_control = _time_control_name(body.get("time_control"))
     except BadTimeControl as refusal:
@@ -221,7 +215,7 @@ async def api_seek(request):
     if wait := await refused(request, limits.SEEK):
         return rate_limited(limits.SEEK, wait)
     address = limits.request_address(request) or ""
-    keyed = {"token": call.token, "request_key": call.record} if call else {}
+    keyed = made_with_key(call)
     try:
         found, token = await seeking.create(f"address:{address}", address, time_control, replace=False, **keyed)
     except store.AlreadyMade as made:  # the same call, sent twice at once: the other one made it
