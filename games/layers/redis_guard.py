@@ -40,6 +40,9 @@ CONGESTED_SECONDS = 0.25
 # Failures that say Redis is unreachable or hangs (not a command Redis refused).
 UNREACHABLE = (RedisConnectionError, RedisTimeoutError, TimeoutError, OSError)
 TIMEOUTS = (RedisTimeoutError, TimeoutError)
+# redis-py's message when a pooled connection was closed by the server (pinned; tests/test_redis_faults.py
+# restarts a real redis-server under sockets and fails if the first send after it is lost).
+STALE_CONNECTION = "Connection closed by server."
 
 
 class RedisDown(RedisConnectionError):
@@ -108,6 +111,12 @@ def _refusal() -> RedisDown:
     return RedisDown("Redis did not answer a moment ago; waiting for it to come back")
 
 
+def stale(error: Exception) -> bool:
+    """Whether ``error`` is redis-py's for a pooled connection that Redis closed (it restarted since
+    the connection was made): not an outage. The call is worth making once more, on a fresh one."""
+    return isinstance(error, RedisConnectionError) and str(error) == STALE_CONNECTION
+
+
 async def guarded(call: Awaitable[T]) -> T:
     """Await ``call`` unless Redis is taken for down (RedisDown, at once); a call that finds it
     unreachable takes it for down until it answers a ping, and calls off the others waiting."""
@@ -125,7 +134,7 @@ async def guarded(call: Awaitable[T]) -> T:
             raise  # cancelled by someone else: theirs to handle
         raise _refusal() from None
     except UNREACHABLE as error:
-        if not (isinstance(error, TIMEOUTS) and outage.congested()):
+        if not (isinstance(error, TIMEOUTS) and outage.congested()) and not stale(error):
             outage.trip(error)
         raise
     finally:
@@ -173,6 +182,16 @@ async def watch() -> None:
             await client.aclose()
 
 
+async def _once_more_if_stale(send, *args):
+    """A guarded send, made once more if it met a connection Redis closed when it restarted."""
+    try:
+        return await guarded(send(*args))
+    except RedisConnectionError as error:
+        if not stale(error):
+            raise
+        return await guarded(send(*args))
+
+
 class GuardedRedisLayer(RedisPubSubChannelLayer):
     """channels-redis' pub/sub layer, guarded: while Redis is taken for down a send fails at once,
     and a new socket is still served (by this process: its events come from here and from the
@@ -192,10 +211,10 @@ class GuardedRedisLayer(RedisPubSubChannelLayer):
         self._joining: dict[tuple[str, str], asyncio.Task] = {}
 
     async def send(self, channel, message):
-        return await guarded(super().__getattr__("send")(channel, message))
+        return await _once_more_if_stale(super().__getattr__("send"), channel, message)
 
     async def group_send(self, group, message):
-        return await guarded(super().__getattr__("group_send")(group, message))
+        return await _once_more_if_stale(super().__getattr__("group_send"), group, message)
 
     async def new_channel(self, prefix="specific."):
         try:
